@@ -1,0 +1,55 @@
+# edge-agent build, test and demo targets. Every target works offline except
+# for the first download of Go modules (and of Debian and npm packages, which
+# .ci/run installs).
+
+GO        ?= go
+BIN       := bin
+VERSION   ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
+DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
+LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
+PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
+
+.PHONY: all build cross test unit lint integration demo bench deb clean
+
+all: build
+
+## build: the edge-agent and edge-sandbox binaries for this machine, in bin/
+build:
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-agent ./cmd/edge-agent
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/edge-sandbox ./cmd/edge-sandbox
+
+## cross: static edge-agent binaries for amd64, arm64 and armv7 in bin/<os>-<arch>/
+cross:
+	@set -e; for p in $(PLATFORMS); do \
+		os=$${p%%/*}; rest=$${p#*/}; arch=$${rest%%/*}; arm=$${rest#*/}; \
+		[ "$$arch" = arm ] && dir=$(BIN)/$$os-armv$$arm || dir=$(BIN)/$$os-$$arch; \
+		echo "build $$dir/edge-agent"; \
+		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$( [ "$$arch" = arm ] && echo $$arm ) \
+			$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/edge-agent ./cmd/edge-agent; \
+	done
+
+## test: vet, staticcheck, unit tests with the race detector, then integration tests
+test: lint unit integration
+
+lint:
+	$(GO) vet ./...
+	$(GO) tool staticcheck ./...
+
+unit:
+	$(GO) test -race -count=1 ./...
+
+## integration: tests with real components (mosquitto, AWS CLI, boto3, JS SDK, systemd, dpkg)
+integration:
+	$(GO) test -race -count=1 -tags integration -timeout 20m ./test/...
+
+## demo: the whole flow against the local sandbox
+demo: build
+	./scripts/demo.sh
+
+## bench: benchmarks of the local endpoints
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./internal/credserver/ ./internal/credprovider/
+
+clean:
+	rm -rf $(BIN) dist
