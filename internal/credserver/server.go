@@ -1,0 +1,209 @@
+package credserver
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"sync"
+	"time"
+
+	"go.uber.org/zap"
+)
+
+// Limits and timeouts of every listener.
+const (
+	// maxHeaderBytes is the size of a request line and headers above which
+	// the handler answers 413 RequestTooLarge in JSON.
+	maxHeaderBytes = 8 << 10
+
+	// hardHeaderBytes is the http.Server limit. Above it (plus the 4 KiB
+	// slack net/http allows) net/http itself answers 431 in plain text and
+	// closes the connection, before any handler runs.
+	hardHeaderBytes = 32 << 10
+
+	readHeaderTimeout = 5 * time.Second
+	readTimeout       = 10 * time.Second
+	writeTimeout      = 30 * time.Second
+	idleTimeout       = 90 * time.Second
+
+	// getTimeout bounds one Source.Get, which may wait for a first fetch.
+	getTimeout = 20 * time.Second
+)
+
+// Options configures a [Server].
+type Options struct {
+	// Source provides the credentials and the status. Required.
+	Source Source
+
+	// Logger receives refused requests (warn) and served ones (debug).
+	// Nil means no logging.
+	Logger *zap.Logger
+
+	// AllowedUIDs and AllowedGIDs are the unix-socket peers allowed besides
+	// the agent's own uid. The configuration's default is [0] (CONTRACT.md);
+	// here nil means nobody but the agent's own uid. A peer is allowed when
+	// its uid is listed or its primary gid is listed. uid 0 is allowed only
+	// when listed, even when the agent itself runs as root.
+	AllowedUIDs []int
+	AllowedGIDs []int
+
+	// Token is the secret every loopback TCP request must carry as its
+	// Authorization header. Required for [Server.ServeTCP].
+	Token []byte
+
+	// RoleName is the one role the IMDS door lists (the role alias).
+	// Required for [Server.ServeIMDS].
+	RoleName string
+
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Server answers the local API on any number of listeners.
+type Server struct {
+	src      Source
+	log      *zap.Logger
+	uids     map[int]bool
+	gids     map[int]bool
+	ownUID   int
+	tokenSum [sha256.Size]byte
+	hasToken bool
+	roleName string
+	imdsKey  []byte
+	now      func() time.Time
+
+	mu      sync.Mutex
+	servers []*http.Server
+	closed  bool
+}
+
+// New returns a Server for o. It panics when o.Source is nil, which is a
+// programming error.
+func New(o Options) *Server {
+	if o.Source == nil {
+		panic("credserver: Options.Source is nil")
+	}
+	s := &Server{
+		src:      o.Source,
+		log:      o.Logger,
+		uids:     intSet(o.AllowedUIDs),
+		gids:     intSet(o.AllowedGIDs),
+		ownUID:   os.Getuid(),
+		roleName: o.RoleName,
+		now:      o.Now,
+		imdsKey:  make([]byte, 32),
+	}
+	if s.log == nil {
+		s.log = zap.NewNop()
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if len(o.Token) > 0 {
+		s.tokenSum, s.hasToken = sha256.Sum256(o.Token), true
+	}
+	rand.Read(s.imdsKey) // never fails on Linux (crypto/rand panics instead)
+
+	return s
+}
+
+// ServeUnix serves the local API on ln, a unix-socket listener, checking each
+// peer's uid and gid from SO_PEERCRED against the allow-list before routing.
+// It returns nil after [Server.Shutdown].
+func (s *Server) ServeUnix(ln net.Listener) error {
+	log := s.log.Named("unix")
+	h := s.peerCheck(log, s.api(log))
+
+	return s.serve(ln, log, h, peerConnContext)
+}
+
+// ServeTCP serves the local API on ln, a loopback TCP listener, requiring
+// the token in the Authorization header before routing. It returns nil after
+// [Server.Shutdown].
+func (s *Server) ServeTCP(ln net.Listener) error {
+	if !s.hasToken {
+		return errors.New("serve tcp: no token configured")
+	}
+	log := s.log.Named("tcp")
+	h := s.tokenCheck(log, s.api(log))
+
+	return s.serve(ln, log, h, nil)
+}
+
+// ServeIMDS serves the IMDSv2-compatible door on ln, a loopback TCP
+// listener. It returns nil after [Server.Shutdown].
+func (s *Server) ServeIMDS(ln net.Listener) error {
+	if s.roleName == "" {
+		return errors.New("serve imds: no role name configured")
+	}
+	log := s.log.Named("imds")
+
+	return s.serve(ln, log, s.imds(log), nil)
+}
+
+// Shutdown stops every listener, waits for requests in flight until ctx is
+// done, and makes later Serve calls return at once.
+func (s *Server) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	s.closed = true
+	servers := s.servers
+	s.servers = nil
+	s.mu.Unlock()
+
+	var errs []error
+	for _, hs := range servers {
+		if err := hs.Shutdown(ctx); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("shut down local api: %w", err)
+	}
+	return nil
+}
+
+// serve runs one http.Server on ln until Shutdown.
+func (s *Server) serve(ln net.Listener, log *zap.Logger, h http.Handler,
+	connCtx func(context.Context, net.Conn) context.Context) error {
+	hs := &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: readHeaderTimeout,
+		ReadTimeout:       readTimeout,
+		WriteTimeout:      writeTimeout,
+		IdleTimeout:       idleTimeout,
+		MaxHeaderBytes:    hardHeaderBytes,
+		ConnContext:       connCtx,
+	}
+	if std, err := zap.NewStdLogAt(log, zap.WarnLevel); err == nil {
+		hs.ErrorLog = std
+	}
+
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return nil
+	}
+	s.servers = append(s.servers, hs)
+	s.mu.Unlock()
+
+	log.Info("serving local api", zap.String("address", ln.Addr().String()))
+	err := hs.Serve(ln)
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return fmt.Errorf("serve %s: %w", ln.Addr(), err)
+}
+
+func intSet(ids []int) map[int]bool {
+	m := make(map[int]bool, len(ids))
+	for _, id := range ids {
+		m[id] = true
+	}
+	return m
+}
