@@ -1,0 +1,226 @@
+package config
+
+import (
+	"fmt"
+	"net"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// FieldError says which key broke which rule.
+type FieldError struct {
+	Key  string // dotted YAML key, e.g. socket.allowed_uids
+	Rule string // what is wrong and what to do
+}
+
+func (e *FieldError) Error() string { return "config: " + e.Key + ": " + e.Rule }
+
+// ValidationError holds every [FieldError] that a check found.
+type ValidationError struct {
+	Fields []*FieldError
+}
+
+// Error lists the field errors on one line.
+func (e *ValidationError) Error() string {
+	parts := make([]string, len(e.Fields))
+	for i, f := range e.Fields {
+		parts[i] = f.Key + ": " + f.Rule
+	}
+	return "config: " + strings.Join(parts, "; ")
+}
+
+// Unwrap returns the field errors, so that errors.As finds a *FieldError.
+func (e *ValidationError) Unwrap() []error {
+	out := make([]error, len(e.Fields))
+	for i, f := range e.Fields {
+		out[i] = f
+	}
+	return out
+}
+
+var (
+	thingRE    = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
+	aliasRE    = regexp.MustCompile(`^[\w=,@-]{1,128}$`)
+	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	endpointRE = regexp.MustCompile(`^[a-z0-9-]+\.credentials\.iot\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
+	dataRE     = regexp.MustCompile(`(-ats)?\.iot\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
+	hostRE     = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$`)
+	logLevels  = map[string]bool{"debug": true, "info": true, "warn": true, "error": true}
+)
+
+// maxSocketPath is the longest unix socket path Linux accepts (sun_path
+// holds 108 bytes including the final NUL).
+const maxSocketPath = 107
+
+// Validate checks everything the run command needs: thing_name, role_alias,
+// credential_endpoint and region are required, and every value must be
+// well formed. The error is a *[ValidationError] naming each key and rule.
+func (c Config) Validate() error {
+	return c.check(true)
+}
+
+// ValidatePartial checks that every value that is set is well formed but
+// does not require thing_name, role_alias, credential_endpoint or region.
+// Bootstrap uses it when only some values come from flags.
+func (c Config) ValidatePartial() error {
+	return c.check(false)
+}
+
+func (c Config) check(full bool) error {
+	var v validator
+	c.checkIdentity(&v, full)
+	c.checkEndpoint(&v, full)
+	v.absPath("identity_dir", c.IdentityDir, true)
+	v.absPath("cache_file", c.CacheFile, true)
+	c.checkSocket(&v)
+	c.checkTCP(&v)
+	v.port("imds.port", c.IMDS.Port)
+	if !logLevels[c.Log.Level] {
+		v.add("log.level", "must be one of debug, info, warn, error; got %q", c.Log.Level)
+	}
+	if len(v.errs) == 0 {
+		return nil
+	}
+	return &ValidationError{Fields: v.errs}
+}
+
+func (c Config) checkIdentity(v *validator, full bool) {
+	switch {
+	case c.ThingName == "" && full:
+		v.add("thing_name", "is required (the IoT thing name of this device)")
+	case c.ThingName != "" && !thingRE.MatchString(c.ThingName):
+		v.add("thing_name", "must be 1 to 128 characters of a-z, A-Z, 0-9, ':', '_' and '-'; got %q", c.ThingName)
+	}
+	switch {
+	case c.RoleAlias == "" && full:
+		v.add("role_alias", "is required (the IoT role alias that grants this device's AWS role)")
+	case c.RoleAlias != "" && !aliasRE.MatchString(c.RoleAlias):
+		v.add("role_alias", "must be 1 to 128 characters of letters, digits and _=,@-; got %q", c.RoleAlias)
+	}
+	switch {
+	case c.Region == "" && full:
+		v.add("region", "is required (the AWS region of the credentials endpoint, e.g. eu-west-1)")
+	case c.Region != "" && !regionRE.MatchString(c.Region):
+		v.add("region", "must be an AWS region such as eu-west-1 or us-gov-west-1; got %q", c.Region)
+	}
+}
+
+func (c Config) checkEndpoint(v *validator, full bool) {
+	ep := c.CredentialEndpoint
+	switch {
+	case ep == "" && full:
+		v.add("credential_endpoint", "is required; get it with: aws iot describe-endpoint --endpoint-type iot:CredentialProvider")
+	case ep == "":
+	case c.AllowCustomEndpoint:
+		if err := checkHostPort(ep); err != nil {
+			v.add("credential_endpoint", "%s; got %q", err, ep)
+		}
+	default:
+		if rule := endpointRule(ep, c.Region); rule != "" {
+			v.add("credential_endpoint", "%s", rule)
+		}
+	}
+}
+
+// endpointRule returns what is wrong with an AWS credentials endpoint, or "".
+func endpointRule(ep, region string) string {
+	const how = "get it with: aws iot describe-endpoint --endpoint-type iot:CredentialProvider"
+	if strings.Contains(ep, "://") || strings.ContainsAny(ep, "/:") {
+		return fmt.Sprintf("must be a host name only, without scheme, port or path; got %q", ep)
+	}
+	m := endpointRE.FindStringSubmatch(strings.ToLower(ep))
+	if m == nil && dataRE.MatchString(strings.ToLower(ep)) {
+		return fmt.Sprintf("%q is the IoT data endpoint (MQTT and HTTPS publish), not the credentials provider endpoint <prefix>.credentials.iot.<region>.amazonaws.com; %s", ep, how)
+	}
+	if m == nil {
+		return fmt.Sprintf("must have the form <prefix>.credentials.iot.<region>.amazonaws.com (or .amazonaws.com.cn); got %q; %s, or set allow_custom_endpoint for a test endpoint", ep, how)
+	}
+	if region != "" && m[1] != region {
+		return fmt.Sprintf("is in region %s but region is %s; use the endpoint of region %s or fix region", m[1], region, region)
+	}
+	return ""
+}
+
+// RegionFromEndpoint returns the region named in an AWS credentials
+// endpoint host, or "" when ep is not of that form.
+func RegionFromEndpoint(ep string) string {
+	m := endpointRE.FindStringSubmatch(strings.ToLower(ep))
+	if m == nil {
+		return ""
+	}
+	return m[1]
+}
+
+// checkHostPort accepts host, host:port, an IP address or [IPv6]:port.
+func checkHostPort(ep string) error {
+	if strings.Contains(ep, "://") || strings.Contains(ep, "/") {
+		return fmt.Errorf("must be host or host:port without scheme or path")
+	}
+	host := ep
+	if h, p, err := net.SplitHostPort(ep); err == nil {
+		n, perr := strconv.Atoi(p)
+		if perr != nil || n < 1 || n > 65535 {
+			return fmt.Errorf("port must be 1 to 65535")
+		}
+		host = h
+	}
+	if net.ParseIP(host) == nil && !hostRE.MatchString(host) {
+		return fmt.Errorf("must be host or host:port")
+	}
+	return nil
+}
+
+func (c Config) checkSocket(v *validator) {
+	v.absPath("socket.path", c.Socket.Path, true)
+	if len(c.Socket.Path) > maxSocketPath {
+		v.add("socket.path", "must be at most %d bytes (a unix socket limit); got %d", maxSocketPath, len(c.Socket.Path))
+	}
+	v.ids("socket.allowed_uids", c.Socket.AllowedUIDs)
+	v.ids("socket.allowed_gids", c.Socket.AllowedGIDs)
+}
+
+func (c Config) checkTCP(v *validator) {
+	v.port("tcp.port", c.TCP.Port)
+	v.absPath("tcp.token_file", c.TCP.TokenFile, c.TCP.Port != 0)
+	if c.TCP.Port != 0 && len(c.TCP.Addresses) == 0 {
+		v.add("tcp.addresses", "must list at least one loopback address when tcp.port is set, e.g. [127.0.0.1, ::1]")
+	}
+	for _, a := range c.TCP.Addresses {
+		ip := net.ParseIP(a)
+		if ip == nil || !ip.IsLoopback() {
+			v.add("tcp.addresses", "must be loopback IP addresses such as 127.0.0.1 or ::1 (the token travels in clear text); got %q", a)
+		}
+	}
+}
+
+// validator collects field errors.
+type validator struct{ errs []*FieldError }
+
+func (v *validator) add(key, format string, args ...any) {
+	v.errs = append(v.errs, &FieldError{Key: key, Rule: fmt.Sprintf(format, args...)})
+}
+
+func (v *validator) absPath(key, p string, required bool) {
+	switch {
+	case p == "" && required:
+		v.add(key, "is required (an absolute path)")
+	case p != "" && !filepath.IsAbs(p):
+		v.add(key, "must be an absolute path; got %q", p)
+	}
+}
+
+func (v *validator) port(key string, p int) {
+	if p < 0 || p > 65535 {
+		v.add(key, "must be 0 (off) or a port from 1 to 65535; got %d", p)
+	}
+}
+
+func (v *validator) ids(key string, ids []int) {
+	for _, id := range ids {
+		if id < 0 {
+			v.add(key, "must hold non-negative ids; got %d", id)
+		}
+	}
+}

@@ -1,0 +1,84 @@
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"gopkg.in/yaml.v3"
+)
+
+// FileMode is the mode of a configuration file written by [WriteFile].
+const FileMode = 0o640
+
+// Marshal encodes c as YAML that [Parse] reads back to the same value.
+func Marshal(c Config) ([]byte, error) {
+	c = c.Clone()
+	if c.Socket.AllowedUIDs == nil {
+		c.Socket.AllowedUIDs = []int{}
+	}
+	if c.Socket.AllowedGIDs == nil {
+		c.Socket.AllowedGIDs = []int{}
+	}
+	out, err := yaml.Marshal(c)
+	if err != nil {
+		return nil, fmt.Errorf("encode config: %w", err)
+	}
+	return append([]byte("# edge-agent configuration; see CONTRACT.md for every key.\n"), out...), nil
+}
+
+// WriteFile writes c to path atomically (temporary file, fsync, rename,
+// fsync of the folder) with mode 0640, creating the folder (0755) if needed.
+func WriteFile(path string, c Config) error {
+	data, err := Marshal(c)
+	if err != nil {
+		return err
+	}
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	if err := writeAtomic(path, data); err != nil {
+		return fmt.Errorf("write config %s: %w", path, err)
+	}
+	return nil
+}
+
+func writeAtomic(path string, data []byte) error {
+	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+
+	if err := writeSync(tmp, data); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return err
+	}
+	return syncDir(filepath.Dir(path))
+}
+
+func writeSync(f *os.File, data []byte) error {
+	err := f.Chmod(FileMode)
+	if err == nil {
+		_, err = f.Write(data)
+	}
+	if err == nil {
+		err = f.Sync()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}
