@@ -142,6 +142,10 @@ func (m *Manager) Install() error {
 		return err
 	}
 
+	if err := checkExecutable(m.exec); err != nil {
+		return fmt.Errorf("install %s: %w", Name, err)
+	}
+
 	for _, p := range m.sys.packagedUnits {
 		if _, err := os.Stat(p); err == nil {
 			return fmt.Errorf("install %s: %w (%s)", Name, ErrPackaged, p)
@@ -250,8 +254,7 @@ func systemdSystem() (kservice.System, error) {
 	return nil, errors.New("kardianos/service has no linux-systemd backend on this platform")
 }
 
-// executable resolves the binary path for ExecStart and refuses paths that
-// the hardened unit cannot execute.
+// executable resolves the binary path for ExecStart.
 func executable(p string) (string, error) {
 	if p == "" {
 		var err error
@@ -260,17 +263,21 @@ func executable(p string) (string, error) {
 		}
 	}
 
-	p, err := filepath.Abs(p)
+	abs, err := filepath.Abs(p)
 	if err != nil {
 		return "", fmt.Errorf("resolve executable %s: %w", p, err)
 	}
+	return abs, nil
+}
 
+// checkExecutable refuses binaries in folders that the hardened unit hides.
+func checkExecutable(p string) error {
 	for _, hidden := range []string{"/home/", "/root/", "/run/user/", "/tmp/", "/var/tmp/"} {
 		if strings.HasPrefix(p, hidden) {
-			return "", fmt.Errorf("executable %s: the unit hides %s (ProtectHome, PrivateTmp); copy the binary to /usr/local/bin first", p, hidden)
+			return fmt.Errorf("executable %s: the unit hides %s (ProtectHome, PrivateTmp); copy the binary to /usr/local/bin first", p, hidden)
 		}
 	}
-	return p, nil
+	return nil
 }
 
 // noopProgram satisfies kservice.Interface; this package never runs the

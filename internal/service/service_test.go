@@ -185,11 +185,16 @@ func TestExecutable(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.path, func(t *testing.T) {
 			got, err := executable(tt.path)
-			if (err != nil) != tt.wantErr {
-				t.Fatalf("got error %v, want error %v", err, tt.wantErr)
+			if err != nil {
+				t.Fatal(err)
 			}
-			if err == nil && got != tt.path {
+			if got != tt.path {
 				t.Errorf("got %q, want %q", got, tt.path)
+			}
+
+			err = checkExecutable(got)
+			if (err != nil) != tt.wantErr {
+				t.Errorf("got error %v, want error %v", err, tt.wantErr)
 			}
 		})
 	}
