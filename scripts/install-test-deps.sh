@@ -10,6 +10,9 @@ pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'insta
 for p in mosquitto awscli python3-boto3 systemd qemu-user-static dpkg; do
 	pkg_installed "$p" || need+=("$p")
 done
+# test/clients runs the JavaScript SDK under Node.js (any packaging will do).
+have node || need+=(nodejs)
+have npm || need+=(npm)
 
 if [ ${#need[@]} -gt 0 ]; then
 	if [ "$(id -u)" -ne 0 ]; then
@@ -18,4 +21,10 @@ if [ ${#need[@]} -gt 0 ]; then
 	fi
 	apt-get update -qq
 	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${need[@]}"
+fi
+
+# The JavaScript SDK v3 for test/clients, pinned by its package-lock.json.
+js="$(dirname "$0")/../test/clients/js"
+if [ ! -d "$js/node_modules" ]; then
+	npm ci --prefix "$js" --no-audit --no-fund
 fi
