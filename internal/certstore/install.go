@@ -1,0 +1,201 @@
+package certstore
+
+import (
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+const (
+	currentLink = ".current"
+	setPrefix   = ".set-"
+	tmpSuffix   = ".tmp"
+)
+
+// publicFiles are the names readable at dir/<name>, with their modes.
+var publicFiles = []struct {
+	name string
+	mode fs.FileMode
+}{{CertFile, CertMode}, {KeyFile, KeyMode}, {CAFile, CertMode}}
+
+// Install checks f with [Parse] and, only if it passes, installs it into
+// dir as one set: the files go into a new .set-<id> folder (each written,
+// fsynced and given its mode), then the .current symlink is swapped to it
+// with rename(2) and dir is fsynced. Older sets are removed afterwards. A
+// failure or crash at any step leaves the previous set loadable. A folder
+// installed by hand (regular files at the public names) is first adopted as
+// the old set, so that it too is replaced atomically.
+func Install(dir string, f Files, now time.Time) error {
+	return install(osOps{}, dir, f, now)
+}
+
+func install(ops fileOps, dir string, f Files, now time.Time) error {
+	if _, err := Parse(f, now); err != nil {
+		return err
+	}
+	f = Files{Cert: normalize(f.Cert), Key: normalize(f.Key), CA: normalize(f.CA)}
+
+	if err := prepareDir(ops, dir); err != nil {
+		return fmt.Errorf("install identity %s: %w", dir, err)
+	}
+	if err := adoptHandMade(ops, dir); err != nil {
+		return fmt.Errorf("install identity %s: adopt existing files: %w", dir, err)
+	}
+
+	set, err := writeSet(ops, dir, f)
+	if err != nil {
+		ops.RemoveAll(filepath.Join(dir, set))
+		return fmt.Errorf("install identity %s: %w", dir, err)
+	}
+	if err := swapCurrent(ops, dir, set); err != nil {
+		return fmt.Errorf("install identity %s: %w", dir, err)
+	}
+	if err := ensureLinks(ops, dir); err != nil {
+		return fmt.Errorf("install identity %s: %w", dir, err)
+	}
+
+	cleanup(ops, dir, set)
+	return nil
+}
+
+func prepareDir(ops fileOps, dir string) error {
+	if err := ops.MkdirAll(dir, DirMode); err != nil {
+		return err
+	}
+	return ops.Chmod(dir, DirMode)
+}
+
+// writeSet writes the three files into a new set folder and returns its
+// name (relative to dir).
+func writeSet(ops fileOps, dir string, f Files) (string, error) {
+	set := newSetName()
+	setDir := filepath.Join(dir, set)
+	if err := ops.Mkdir(setDir, DirMode); err != nil {
+		return set, err
+	}
+
+	data := map[string][]byte{CertFile: f.Cert, KeyFile: f.Key, CAFile: f.CA}
+	for _, pf := range publicFiles {
+		p := filepath.Join(setDir, pf.name)
+		if err := ops.WriteFile(p, data[pf.name], pf.mode); err != nil {
+			return set, fmt.Errorf("write %s: %w", p, err)
+		}
+	}
+	return set, ops.SyncDir(setDir)
+}
+
+func newSetName() string {
+	var b [4]byte
+	rand.Read(b[:])
+	return setPrefix + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + hex.EncodeToString(b[:])
+}
+
+// swapCurrent points dir/.current at set with an atomic rename.
+func swapCurrent(ops fileOps, dir, set string) error {
+	tmp := filepath.Join(dir, currentLink+tmpSuffix)
+	if err := ops.RemoveAll(tmp); err != nil {
+		return err
+	}
+	if err := ops.Symlink(set, tmp); err != nil {
+		return err
+	}
+	if err := ops.Rename(tmp, filepath.Join(dir, currentLink)); err != nil {
+		return fmt.Errorf("switch to the new set: %w", err)
+	}
+	return ops.SyncDir(dir)
+}
+
+// ensureLinks makes each public name a symlink through .current. Once
+// made, the links never change, so later installs only swap .current.
+func ensureLinks(ops fileOps, dir string) error {
+	changed := false
+	for _, pf := range publicFiles {
+		p := filepath.Join(dir, pf.name)
+		if isCurrentLink(p, pf.name) {
+			continue
+		}
+		tmp := filepath.Join(dir, "."+pf.name+tmpSuffix)
+		if err := ops.RemoveAll(tmp); err != nil {
+			return err
+		}
+		if err := ops.Symlink(filepath.Join(currentLink, pf.name), tmp); err != nil {
+			return err
+		}
+		if err := ops.Rename(tmp, p); err != nil {
+			return err
+		}
+		changed = true
+	}
+	if !changed {
+		return nil
+	}
+	return ops.SyncDir(dir)
+}
+
+// isCurrentLink reports whether p is a symlink to .current/<name>.
+func isCurrentLink(p, name string) bool {
+	t, err := os.Readlink(p)
+	return err == nil && t == filepath.Join(currentLink, name)
+}
+
+// adoptHandMade turns a folder with regular files at the public names and
+// no .current into a set, so that replacing it is atomic too: the files
+// are hard-linked into a set, .current points at it, and the public names
+// become links that show the same old content throughout.
+func adoptHandMade(ops fileOps, dir string) error {
+	if _, err := os.Lstat(filepath.Join(dir, currentLink)); err == nil {
+		return nil
+	}
+	var regular []string
+	for _, pf := range publicFiles {
+		st, err := os.Lstat(filepath.Join(dir, pf.name))
+		if err == nil && st.Mode().IsRegular() {
+			regular = append(regular, pf.name)
+		}
+	}
+	if len(regular) == 0 {
+		return nil
+	}
+
+	set := newSetName()
+	if err := ops.Mkdir(filepath.Join(dir, set), DirMode); err != nil {
+		return err
+	}
+	for _, name := range regular {
+		if err := ops.Link(filepath.Join(dir, name), filepath.Join(dir, set, name)); err != nil {
+			return err
+		}
+	}
+	if err := ops.SyncDir(filepath.Join(dir, set)); err != nil {
+		return err
+	}
+	if err := swapCurrent(ops, dir, set); err != nil {
+		return err
+	}
+	return ensureLinks(ops, dir)
+}
+
+// cleanup removes every set but keep, and leftover temporary links. It is
+// best effort: leftovers are harmless and retried at the next install.
+func cleanup(ops fileOps, dir, keep string) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		n := e.Name()
+		stale := strings.HasPrefix(n, setPrefix) && n != keep ||
+			strings.HasPrefix(n, ".") && strings.HasSuffix(n, tmpSuffix)
+		if stale {
+			ops.RemoveAll(filepath.Join(dir, n))
+		}
+	}
+	ops.SyncDir(dir)
+}
+
