@@ -1,8 +1,3 @@
-// Package sandbox is a local stand-in for the AWS endpoints that edge-agent
-// talks to: S3, the IoT credentials provider, and the IoT, SageMaker and IAM
-// control-plane calls. It speaks the real wire protocols so that tests and the
-// demo drive it with the real SDK clients and real TLS. It is never linked
-// into the edge-agent binary.
 package sandbox
 
 import (
