@@ -53,3 +53,7 @@ bench:
 
 clean:
 	rm -rf $(BIN) dist
+
+## deb: .deb packages for amd64, arm64 and armhf in dist/, from the cross builds
+deb: cross
+	$(GO) run ./packaging/deb -version '$(VERSION)' -bin $(BIN) -out dist
