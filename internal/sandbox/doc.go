@@ -19,8 +19,8 @@
 //     as at AWS. Issued credentials are kept in [Sandbox.Issued].
 //   - S3 ([Sandbox.S3URL]): github.com/johannesboyne/gofakes3 with its
 //     in-memory backend, plain HTTP, path-style. Until issue 5 adds SigV4
-//     checks it accepts any credentials; [S3AccessKeyID] and
-//     [S3SecretAccessKey] are the ones [Sandbox.S3Client] signs with.
+//     checks it accepts any credentials; [AdminAccessKeyID] and
+//     [AdminSecretAccessKey] are the ones [Sandbox.S3Client] signs with.
 //   - the control plane ([Sandbox.ControlURL]): plain HTTP, an
 //     [net/http.ServeMux] ([Sandbox.Control]) on which the control-plane
 //     services mount their routes.

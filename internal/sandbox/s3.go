@@ -17,11 +17,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// Static credentials that [Sandbox.S3Client] signs with. Until S3 checks
-// signatures (issue 5), the sandbox S3 accepts any credentials at all.
+// AdminAccessKeyID and AdminSecretAccessKey are the operator's long-term
+// credentials in the sandbox: [Sandbox.S3Client] signs with them and
+// edge-sandbox publishes them for the admin command. Until S3 and the
+// control plane check signatures (issue 5), any credentials are accepted.
 const (
-	S3AccessKeyID     = "AKIASANDBOXEXAMPLE00"
-	S3SecretAccessKey = "sandbox-secret-access-key-not-a-secret"
+	AdminAccessKeyID     = "AKIASANDBOXEXAMPLE00"
+	AdminSecretAccessKey = "sandbox-secret-access-key-not-a-secret"
 )
 
 // s3Middleware wraps the S3 handler; see registerS3Middleware.
@@ -118,7 +120,7 @@ func (sb *Sandbox) S3Client() *s3.Client {
 		Region:                     sb.Region,
 		BaseEndpoint:               aws.String(sb.S3URL),
 		UsePathStyle:               true,
-		Credentials:                credentials.NewStaticCredentialsProvider(S3AccessKeyID, S3SecretAccessKey, ""),
+		Credentials:                credentials.NewStaticCredentialsProvider(AdminAccessKeyID, AdminSecretAccessKey, ""),
 		RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired,
 		ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired,
 	})

@@ -43,6 +43,10 @@ type Options struct {
 	Logger *zap.Logger
 	// Faults are the credentials provider's faults at start.
 	Faults Faults
+	// RequireSigV4 makes S3 check the SigV4 signature of every request
+	// against the credentials in [Sandbox.Issued] and the static
+	// [S3AccessKeyID] (see sigv4.go); off, S3 accepts any credentials.
+	RequireSigV4 bool
 }
 
 func (o *Options) setDefaults() {
@@ -202,10 +206,12 @@ func (sb *Sandbox) serveListener(ctx context.Context, name, addr string, h http.
 	}
 
 	log := sb.log.Named(name)
+	// TLS handshake refusals land here; they are expected, so debug.
+	errLog, _ := zap.NewStdLogAt(log, zap.DebugLevel)
 	srv := &http.Server{
 		Handler:           h,
 		ReadHeaderTimeout: 10 * time.Second,
-		ErrorLog:          zap.NewStdLog(log.WithOptions(zap.IncreaseLevel(zap.DebugLevel))),
+		ErrorLog:          errLog,
 	}
 	sb.servers = append(sb.servers, srv)
 	sb.wg.Add(1)
