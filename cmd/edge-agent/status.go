@@ -1,8 +1,120 @@
 package main
 
-import "github.com/spf13/cobra"
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
 
-// newStatusCmd is a placeholder until the command is built.
+	"github.com/spf13/cobra"
+
+	"github.com/edge-agent/edge-agent/internal/credserver"
+)
+
+// agentStatus is the part of GET /v1/status (CONTRACT.md) this command reads.
+type agentStatus struct {
+	State               string `json:"state"`
+	ThingName           string `json:"thing_name"`
+	RoleAlias           string `json:"role_alias"`
+	Expiration          string `json:"expiration"`
+	LastRefresh         string `json:"last_refresh"`
+	NextRefresh         string `json:"next_refresh"`
+	ClockSkewSeconds    int64  `json:"clock_skew_seconds"`
+	CertificateNotAfter string `json:"certificate_not_after"`
+	LastError           *struct {
+		Class   string `json:"class"`
+		Message string `json:"message"`
+	} `json:"last_error"`
+}
+
+// serving reports whether the daemon holds credentials valid at now.
+func (s agentStatus) serving(now time.Time) bool {
+	exp, err := time.Parse(time.RFC3339, s.Expiration)
+	return (s.State == "serving" || s.State == "degraded") && err == nil && exp.After(now)
+}
+
 func newStatusCmd() *cobra.Command {
-	return &cobra.Command{Use: "status", Hidden: true, RunE: func(*cobra.Command, []string) error { return errNotBuilt }}
+	var socket string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "status",
+		Short: "Print the daemon's status; exit 0 while it serves valid credentials",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runStatus(cmd.Context(), cmd.OutOrStdout(), socket, asJSON)
+		},
+	}
+	addSocketFlag(cmd, &socket)
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status JSON as the daemon serves it")
+	return cmd
+}
+
+func runStatus(ctx context.Context, out io.Writer, socket string, asJSON bool) error {
+	ctx, cancel := context.WithTimeout(ctx, clientTimeout)
+	defer cancel()
+
+	body, err := credserver.FetchStatus(ctx, socket)
+	if err != nil {
+		return explainFetch(err, socket)
+	}
+	var st agentStatus
+	if err := json.Unmarshal(body, &st); err != nil {
+		return fmt.Errorf("read status from %s: %w", socket, err)
+	}
+
+	if asJSON {
+		_, err = fmt.Fprintf(out, "%s\n", body)
+	} else {
+		err = printStatus(out, st, time.Now())
+	}
+	if err != nil {
+		return err
+	}
+
+	if !st.serving(time.Now()) {
+		return fmt.Errorf("not serving valid credentials (state %s)", st.State)
+	}
+	return nil
+}
+
+// printStatus writes st as an aligned two-column table.
+func printStatus(out io.Writer, st agentStatus, now time.Time) error {
+	tw := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
+	row := func(k, v string) { fmt.Fprintf(tw, "%s\t%s\n", k, v) }
+
+	row("state", st.State)
+	row("thing", orDash(st.ThingName))
+	row("role alias", orDash(st.RoleAlias))
+	row("credentials expire", when(st.Expiration, now))
+	row("last refresh", when(st.LastRefresh, now))
+	row("next refresh", when(st.NextRefresh, now))
+	if st.LastError != nil {
+		row("last error", st.LastError.Class+": "+st.LastError.Message)
+	}
+	row("clock skew", (time.Duration(st.ClockSkewSeconds) * time.Second).String())
+	row("certificate not after", when(st.CertificateNotAfter, now))
+
+	return tw.Flush()
+}
+
+// when shows an RFC 3339 time with its distance from now.
+func when(s string, now time.Time) string {
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return orDash(s)
+	}
+	d := t.Sub(now).Round(time.Second)
+	if d >= 0 {
+		return fmt.Sprintf("%s (in %s)", s, d)
+	}
+	return fmt.Sprintf("%s (%s ago)", s, -d)
+}
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
 }
