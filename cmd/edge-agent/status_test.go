@@ -20,7 +20,7 @@ type cmdSource struct {
 }
 
 func (s cmdSource) Get(context.Context) (credserver.Credentials, error) { return s.creds, s.err }
-func (s cmdSource) Status() any                                        { return s.status }
+func (s cmdSource) Status() any                                         { return s.status }
 
 // startAgent serves src on a socket and returns its path.
 func startAgent(t *testing.T, src cmdSource, uids []int) string {
@@ -133,4 +133,3 @@ func checkCmd(t *testing.T, out string, err error, wantOut, wantErrSub string) {
 		t.Errorf("exit code = %d, want 1", exitCode(err))
 	}
 }
-
