@@ -18,9 +18,10 @@
 //     {"message": ...}. A certificate from another CA fails the handshake,
 //     as at AWS. Issued credentials are kept in [Sandbox.Issued].
 //   - S3 ([Sandbox.S3URL]): github.com/johannesboyne/gofakes3 with its
-//     in-memory backend, plain HTTP, path-style. Until issue 5 adds SigV4
-//     checks it accepts any credentials; [AdminAccessKeyID] and
-//     [AdminSecretAccessKey] are the ones [Sandbox.S3Client] signs with.
+//     in-memory backend, plain HTTP, path-style. It accepts any
+//     credentials unless [Options.RequireSigV4] is set; then only the
+//     admin key ([AdminAccessKeyID], which [Sandbox.S3Client] signs with)
+//     and unexpired credentials from [Sandbox.Issued].
 //   - the control plane ([Sandbox.ControlURL]): plain HTTP, an
 //     [net/http.ServeMux] ([Sandbox.Control]) on which the control-plane
 //     services mount their routes.

@@ -45,7 +45,7 @@ type Options struct {
 	Faults Faults
 	// RequireSigV4 makes S3 check the SigV4 signature of every request
 	// against the credentials in [Sandbox.Issued] and the static
-	// [S3AccessKeyID] (see sigv4.go); off, S3 accepts any credentials.
+	// [AdminAccessKeyID] (see sigv4_sandbox.go); off, S3 accepts any credentials.
 	RequireSigV4 bool
 }
 
