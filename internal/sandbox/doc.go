@@ -48,9 +48,9 @@
 //
 // aws-sdk-go-v2's S3 client (v1.116) computes a CRC32 checksum for every
 // upload by default. Over TLS it sends the body aws-chunked with a trailing
-// checksum, which gofakes3 stores wrongly; that is why S3 is plain HTTP,
-// where the SDK sends the body as is. To be independent of the transport,
-// clients of the sandbox S3 should also set
+// checksum, which gofakes3 is known to store wrongly (issue 2); that is why
+// S3 is plain HTTP. To be independent of the transport, clients of the
+// sandbox S3 may also set
 //
 //	RequestChecksumCalculation: aws.RequestChecksumCalculationWhenRequired
 //	ResponseChecksumValidation: aws.ResponseChecksumValidationWhenRequired
