@@ -198,4 +198,3 @@ func cleanup(ops fileOps, dir, keep string) {
 	}
 	ops.SyncDir(dir)
 }
-

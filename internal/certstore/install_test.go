@@ -41,11 +41,17 @@ func (c *crashOps) Chmod(p string, m fs.FileMode) error {
 func (c *crashOps) WriteFile(p string, d []byte, m fs.FileMode) error {
 	return c.do(func() error { return c.osOps.WriteFile(p, d, m) })
 }
-func (c *crashOps) Symlink(t, l string) error { return c.do(func() error { return c.osOps.Symlink(t, l) }) }
-func (c *crashOps) Link(o, n string) error    { return c.do(func() error { return c.osOps.Link(o, n) }) }
-func (c *crashOps) Rename(o, n string) error  { return c.do(func() error { return c.osOps.Rename(o, n) }) }
-func (c *crashOps) RemoveAll(p string) error  { return c.do(func() error { return c.osOps.RemoveAll(p) }) }
-func (c *crashOps) SyncDir(p string) error    { return c.do(func() error { return c.osOps.SyncDir(p) }) }
+func (c *crashOps) Symlink(t, l string) error {
+	return c.do(func() error { return c.osOps.Symlink(t, l) })
+}
+func (c *crashOps) Link(o, n string) error { return c.do(func() error { return c.osOps.Link(o, n) }) }
+func (c *crashOps) Rename(o, n string) error {
+	return c.do(func() error { return c.osOps.Rename(o, n) })
+}
+func (c *crashOps) RemoveAll(p string) error {
+	return c.do(func() error { return c.osOps.RemoveAll(p) })
+}
+func (c *crashOps) SyncDir(p string) error { return c.do(func() error { return c.osOps.SyncDir(p) }) }
 
 func (c *crashOps) do(op func() error) error {
 	if err := c.step(); err != nil {
