@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync"
 	"testing"
@@ -352,5 +353,43 @@ func TestNewClientValidates(t *testing.T) {
 				t.Errorf("got %q, want %q", got, tt.want)
 			}
 		})
+	}
+}
+
+// answerFresh answers with credentials valid for lifetime from now.
+func answerFresh(lifetime time.Duration) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		now := time.Now().UTC()
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, credentialsJSON(now.Add(lifetime).Format(time.RFC3339)))
+	}
+}
+
+// BenchmarkClientFetch measures one credentials call over loopback mTLS
+// with a kept-alive connection (what a refresh costs, minus the network).
+func BenchmarkClientFetch(b *testing.B) {
+	ca := newTestCA(b)
+	srv := newMTLSServer(b, ca, answerFresh(time.Hour))
+	c := newTestClient(b, ca, srv.endpoint(), nil)
+
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.Fetch(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestClientDefaultProxyIsFromEnvironment: without ClientOptions.Proxy the
+// client uses HTTPS_PROXY and NO_PROXY. (The proxy path itself is tested
+// with an explicit proxy, since http.ProxyFromEnvironment never proxies
+// loopback addresses and reads the environment once per process.)
+func TestClientDefaultProxyIsFromEnvironment(t *testing.T) {
+	ca := newTestCA(t)
+	c := newTestClient(t, ca, "127.0.0.1:1", func(o *ClientOptions) { o.Proxy = nil })
+
+	got := reflect.ValueOf(c.http.Transport.(*http.Transport).Proxy).Pointer()
+	if want := reflect.ValueOf(http.ProxyFromEnvironment).Pointer(); got != want {
+		t.Errorf("got proxy func %x, want http.ProxyFromEnvironment %x", got, want)
 	}
 }
