@@ -369,3 +369,36 @@ func TestSigV4ErrorBodyHasNoSecret(t *testing.T) {
 		}
 	}
 }
+
+func TestStartRequireSigV4(t *testing.T) {
+	tests := []struct {
+		name        string
+		require     bool
+		key, secret string
+		wantCode    string
+	}{
+		{"on, admin key", true, AdminAccessKeyID, AdminSecretAccessKey, ""},
+		{"on, unknown key", true, "AKIAUNKNOWN000000000", "x", "InvalidAccessKeyId"},
+		{"on, admin key with a wrong secret", true, AdminAccessKeyID, "x", "SignatureDoesNotMatch"},
+		{"off, unknown key", false, "AKIAUNKNOWN000000000", "x", ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ctx := context.Background()
+			sb, err := Start(ctx, Options{RequireSigV4: tt.require})
+			if err != nil {
+				t.Fatalf("start: %v", err)
+			}
+			defer sb.Close()
+			if err := sb.CreateBucket(ctx, tBucket); err != nil {
+				t.Fatal(err)
+			}
+
+			_, err = s3For(sb.S3URL, tt.key, tt.secret, "").ListObjectsV2(ctx,
+				&s3.ListObjectsV2Input{Bucket: aws.String(tBucket)})
+			if got, _ := apiError(err); got != tt.wantCode {
+				t.Fatalf("got %q (%v), want %q", got, err, tt.wantCode)
+			}
+		})
+	}
+}
