@@ -147,7 +147,8 @@ func (s *Server) ServeIMDS(ln net.Listener) error {
 }
 
 // Shutdown stops every listener, waits for requests in flight until ctx is
-// done, and makes later Serve calls return at once.
+// done, then closes whatever connections remain, and makes later Serve calls
+// return at once.
 func (s *Server) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	s.closed = true
@@ -158,6 +159,7 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var errs []error
 	for _, hs := range servers {
 		if err := hs.Shutdown(ctx); err != nil {
+			hs.Close()
 			errs = append(errs, err)
 		}
 	}
