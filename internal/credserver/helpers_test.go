@@ -105,7 +105,7 @@ type harness struct {
 	srv   *Server
 }
 
-func newHarness(t *testing.T, o Options) *harness {
+func newHarness(t testing.TB, o Options) *harness {
 	t.Helper()
 	h := &harness{src: &fakeSource{}, clock: newClock(t0), logs: &logBuffer{}}
 	h.src.set(goodCreds(), nil)
@@ -116,7 +116,7 @@ func newHarness(t *testing.T, o Options) *harness {
 
 // serve runs serveFn on ln and checks at cleanup that it returns nil once
 // the server is shut down.
-func (h *harness) serve(t *testing.T, serveFn func(net.Listener) error, ln net.Listener) {
+func (h *harness) serve(t testing.TB, serveFn func(net.Listener) error, ln net.Listener) {
 	t.Helper()
 	done := make(chan error, 1)
 	go func() { done <- serveFn(ln) }()
@@ -139,7 +139,7 @@ func (h *harness) serve(t *testing.T, serveFn func(net.Listener) error, ln net.L
 }
 
 // startUnix serves h on a fresh socket and returns its path.
-func (h *harness) startUnix(t *testing.T) string {
+func (h *harness) startUnix(t testing.TB) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "run", "agent.sock")
 	ln, err := ListenUnix(path, "")
@@ -151,7 +151,7 @@ func (h *harness) startUnix(t *testing.T) string {
 }
 
 // startTCP serves h on 127.0.0.1 and returns the base URL.
-func (h *harness) startTCP(t *testing.T, serveFn func(net.Listener) error) string {
+func (h *harness) startTCP(t testing.TB, serveFn func(net.Listener) error) string {
 	t.Helper()
 	lns, err := ListenLoopback([]string{"127.0.0.1"}, 0, nil)
 	if err != nil {
