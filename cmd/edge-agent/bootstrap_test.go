@@ -1,0 +1,137 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/edge-agent/edge-agent/internal/certstore"
+	"github.com/edge-agent/edge-agent/internal/certstore/certtest"
+	"github.com/edge-agent/edge-agent/internal/config"
+)
+
+func runCLI(t *testing.T, args ...string) (stdout string, err error) {
+	t.Helper()
+	root := newRootCmd()
+	var out bytes.Buffer
+	root.SetOut(&out)
+	root.SetErr(&out)
+	root.SetArgs(args)
+	err = root.Execute()
+	return out.String(), err
+}
+
+func authDir(t *testing.T) string {
+	t.Helper()
+	now := time.Now()
+	ca := certtest.NewCA("device CA")
+	leaf := ca.Issue("sensor-0042", certtest.ECP256, now.Add(-time.Hour), now.AddDate(1, 0, 0))
+	dir := t.TempDir()
+	for name, data := range map[string][]byte{
+		certstore.CertFile: leaf.CertPEM, certstore.KeyFile: leaf.KeyPEM, certstore.CAFile: certstore.DefaultRootsPEM(),
+	} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+func TestBootstrapCommandFromDir(t *testing.T) {
+	src := authDir(t)
+	base := t.TempDir()
+	identity, cfgPath := filepath.Join(base, "identity"), filepath.Join(base, "config.yaml")
+	args := []string{"bootstrap", "--from-dir", src, "--identity-dir", identity, "--config", cfgPath,
+		"--thing", "sensor-0042", "--role-alias", "fleet-a", "--endpoint", "abc.credentials.iot.eu-west-1.amazonaws.com"}
+
+	out, err := runCLI(t, args...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(out, "installed identity into "+identity) {
+		t.Errorf("first run: got %q", out)
+	}
+	cfg, err := config.ParseFile(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cfg.Validate(); err != nil || cfg.Region != "eu-west-1" {
+		t.Errorf("config: got region %q and %v, want a complete config in eu-west-1", cfg.Region, err)
+	}
+
+	out, err = runCLI(t, args...)
+	if err != nil || !strings.Contains(out, "already installed and valid") {
+		t.Errorf("second run: got (%q, %v), want already installed and valid", out, err)
+	}
+}
+
+func TestBootstrapCommandErrors(t *testing.T) {
+	src := authDir(t)
+	identity := filepath.Join(t.TempDir(), "identity")
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"no source", []string{}, "give exactly one source"},
+		{"two sources", []string{"--from-dir", src, "--bucket", "b"}, "give exactly one source"},
+		{"prefix without bucket", []string{"--from-dir", src, "--prefix", "p"}, "go with --bucket"},
+		{"verify not wired", []string{"--from-dir", src, "--verify", "--thing", "t", "--role-alias", "a",
+			"--endpoint", "abc.credentials.iot.eu-west-1.amazonaws.com"}, "verify: not available yet"},
+		{"bad endpoint", []string{"--from-dir", src, "--endpoint", "abc-ats.iot.eu-west-1.amazonaws.com"}, "data endpoint"},
+		{"missing folder", []string{"--from-dir", filepath.Join(src, "nope")}, "not found"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append([]string{"bootstrap", "--identity-dir", identity, "--config", filepath.Join(t.TempDir(), "c.yaml")}, tt.args...)
+
+			_, err := runCLI(t, args...)
+
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Fatalf("got %v, want %q", err, tt.want)
+			}
+			if strings.Contains(err.Error(), "\n") {
+				t.Errorf("error has several lines: %q", err)
+			}
+			if got := exitCode(err); got != 1 {
+				t.Errorf("exit code: got %d, want 1", got)
+			}
+		})
+	}
+}
+
+func TestParseFromURLs(t *testing.T) {
+	const sig = "?X-Amz-Signature=s3cr3t"
+	tests := []struct {
+		name    string
+		args    []string
+		want    int
+		wantErr string
+	}{
+		{"all three", []string{"cert=https://h/c" + sig, "key=https://h/k" + sig, "ca=https://h/a" + sig}, 3, ""},
+		{"with config", []string{"cert=https://h/c", "key=https://h/k", "ca=https://h/a", "config=https://h/y"}, 4, ""},
+		{"missing ca and key", []string{"cert=https://h/c" + sig}, 0, "missing ca=, key="},
+		{"unknown kind", []string{"https://h/c" + sig}, 0, `got one starting "https"`},
+		{"twice", []string{"cert=https://a", "cert=https://b"}, 0, "given twice"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := parseFromURLs(tt.args)
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("got %v, want %q", err, tt.wantErr)
+				}
+				if strings.Contains(err.Error(), "s3cr3t") {
+					t.Errorf("error shows the signature: %q", err)
+				}
+				return
+			}
+			if err != nil || len(got) != tt.want {
+				t.Errorf("got (%v, %v), want %d URLs", got, err, tt.want)
+			}
+		})
+	}
+}
