@@ -1,0 +1,74 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/edge-agent/edge-agent/internal/config"
+)
+
+// Reload applies a new configuration and re-reads the identity without
+// dropping clients: a new certificate or credentials endpoint, thing or role
+// alias takes effect at the next refresh (at once when they changed, since the
+// cached credentials then belong to another identity). Listener settings
+// (socket, tcp, imds) need a restart; Reload says so in the log and keeps the
+// listeners it has. On error nothing changes.
+func (a *Agent) Reload(cfg config.Config) error {
+	_ = a.notifier.Reloading()
+	defer func() { _ = a.notifier.Ready() }()
+
+	if err := cfg.Validate(); err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+	fetcher, info, err := a.newFetcher(cfg)
+	if err != nil {
+		return fmt.Errorf("reload: %w", err)
+	}
+
+	a.mu.Lock()
+	old := a.cfg
+	a.cfg = cfg
+	a.mu.Unlock()
+
+	a.cache.SetFetcher(fetcher, info)
+	if listenersChanged(old, cfg) {
+		a.log.Warn("socket, tcp and imds settings take effect at the next restart")
+	}
+	a.log.Info("configuration reloaded",
+		zap.String("thing_name", cfg.ThingName),
+		zap.String("role_alias", cfg.RoleAlias),
+		zap.String("credential_endpoint", cfg.CredentialEndpoint))
+	return nil
+}
+
+func listenersChanged(a, b config.Config) bool {
+	return a.Socket.Path != b.Socket.Path || a.Socket.Group != b.Socket.Group ||
+		!slices.Equal(a.Socket.AllowedUIDs, b.Socket.AllowedUIDs) ||
+		!slices.Equal(a.Socket.AllowedGIDs, b.Socket.AllowedGIDs) ||
+		a.TCP.Port != b.TCP.Port || a.TCP.TokenFile != b.TCP.TokenFile ||
+		!slices.Equal(a.TCP.Addresses, b.TCP.Addresses) || a.IMDS.Port != b.IMDS.Port
+}
+
+// Healthy reports whether the refresh loop still answers: a cache whose lock
+// is held by a wedged call does not answer within a few seconds. The systemd
+// watchdog pings only while it is true.
+func (a *Agent) Healthy() bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+
+	done := make(chan struct{})
+	go func() {
+		a.cache.Status()
+		close(done)
+	}()
+	select {
+	case <-done:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}

@@ -1,0 +1,96 @@
+// Command democlient reads AWS credentials the way an unmodified consumer on
+// the device would, and prints the access key id and expiry it got. The demo
+// uses it to show each of the agent's doors:
+//
+//	democlient -door socket -socket /run/edge-agent/agent.sock
+//	democlient -door sdk        (AWS_CONTAINER_CREDENTIALS_FULL_URI and the token file)
+//	democlient -door process    (an AWS_CONFIG_FILE profile with credential_process)
+//
+// It never prints the secret key or the session token.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/config"
+)
+
+func main() {
+	door := flag.String("door", "sdk", "socket, sdk or process")
+	socket := flag.String("socket", "/run/edge-agent/agent.sock", "agent socket, for -door socket")
+	profile := flag.String("profile", "", "AWS config profile, for -door process")
+	flag.Parse()
+
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	akid, exp, err := read(ctx, *door, *socket, *profile)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "democlient: %s: %v\n", *door, err)
+		os.Exit(1)
+	}
+	fmt.Printf("%-8s access_key_id=%s expires=%s\n", *door, akid, exp.UTC().Format(time.RFC3339))
+}
+
+func read(ctx context.Context, door, socket, profile string) (string, time.Time, error) {
+	switch door {
+	case "socket":
+		return readSocket(ctx, socket)
+	case "sdk", "process":
+		var opts []func(*config.LoadOptions) error
+		if profile != "" {
+			opts = append(opts, config.WithSharedConfigProfile(profile))
+		}
+		cfg, err := config.LoadDefaultConfig(ctx, opts...)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		creds, err := cfg.Credentials.Retrieve(ctx)
+		if err != nil {
+			return "", time.Time{}, err
+		}
+		return creds.AccessKeyID, creds.Expires, nil
+	}
+	return "", time.Time{}, fmt.Errorf("unknown door %q", door)
+}
+
+func readSocket(ctx context.Context, path string) (string, time.Time, error) {
+	client := &http.Client{Transport: &http.Transport{
+		DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
+			return (&net.Dialer{}).DialContext(ctx, "unix", path)
+		},
+	}}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://agent/v1/credentials", nil)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	defer resp.Body.Close()
+
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	if err != nil {
+		return "", time.Time{}, err
+	}
+	if resp.StatusCode != http.StatusOK {
+		return "", time.Time{}, fmt.Errorf("agent answered %s", resp.Status)
+	}
+	var c struct {
+		AccessKeyID string    `json:"AccessKeyId"`
+		Expiration  time.Time `json:"Expiration"`
+	}
+	if err := json.Unmarshal(body, &c); err != nil {
+		return "", time.Time{}, fmt.Errorf("decode credentials: %w", err)
+	}
+	return c.AccessKeyID, c.Expiration, nil
+}
