@@ -69,6 +69,18 @@ func (r *CredentialRegistry) Len() int {
 	return len(r.byKey)
 }
 
+// All returns every set of credentials issued so far, so that tests can
+// search logs for each secret the agent was ever given.
+func (r *CredentialRegistry) All() []IssuedCredentials {
+	r.mu.RLock()
+	defer r.mu.RUnlock()
+	out := make([]IssuedCredentials, 0, len(r.byKey))
+	for _, c := range r.byKey {
+		out = append(out, c)
+	}
+	return out
+}
+
 func (r *CredentialRegistry) add(c IssuedCredentials) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
