@@ -1,0 +1,127 @@
+// Package testenv holds helpers that tests across the module share. It is
+// imported only from _test.go files.
+package testenv
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// awsExact and awsPrefixes name the machine-wide AWS variables that would
+// make a test measure the machine (this one sets AWS_CA_BUNDLE) rather than
+// the agent.
+var (
+	awsExact = []string{
+		"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
+		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
+		"AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
+		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
+	}
+	awsPrefixes = []string{"AWS_CONTAINER_", "AWS_ENDPOINT_URL", "AWS_EC2_METADATA_"}
+)
+
+// ClearAWS unsets the machine's AWS variables for the duration of t, points
+// the SDK's config and credentials files at a missing file, and turns off
+// the instance metadata lookup. Tests that call it cannot run in parallel.
+func ClearAWS(t testing.TB) {
+	t.Helper()
+	names := append([]string{}, awsExact...)
+	for _, kv := range os.Environ() {
+		name, _, _ := strings.Cut(kv, "=")
+		for _, p := range awsPrefixes {
+			if strings.HasPrefix(name, p) {
+				names = append(names, name)
+			}
+		}
+	}
+	for _, n := range names {
+		t.Setenv(n, "") // restores the old value when the test ends
+		os.Unsetenv(n)
+	}
+	none := filepath.Join(t.TempDir(), "none")
+	t.Setenv("AWS_CONFIG_FILE", none)
+	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+}
+
+// Eventually polls cond every few milliseconds until it holds or the
+// deadline passes, then fails t with msg.
+func Eventually(t testing.TB, deadline time.Duration, msg string, cond func() bool) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), deadline)
+	defer cancel()
+	tick := time.NewTicker(5 * time.Millisecond)
+	defer tick.Stop()
+	for !cond() {
+		select {
+		case <-ctx.Done():
+			t.Fatalf("after %v: %s", deadline, msg)
+		case <-tick.C:
+		}
+	}
+}
+
+// Clock is a manual clock for code that takes Now and After: time moves
+// only when a test calls Advance.
+type Clock struct {
+	mu      sync.Mutex
+	now     time.Time
+	waiters []waiter
+}
+
+type waiter struct {
+	at time.Time
+	ch chan time.Time
+}
+
+// NewClock returns a Clock set to start.
+func NewClock(start time.Time) *Clock { return &Clock{now: start} }
+
+// Now returns the clock's time.
+func (c *Clock) Now() time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.now
+}
+
+// After returns a channel that receives the clock's time once it has been
+// advanced by at least d.
+func (c *Clock) After(d time.Duration) <-chan time.Time {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ch := make(chan time.Time, 1)
+	if d <= 0 {
+		ch <- c.now
+		return ch
+	}
+	c.waiters = append(c.waiters, waiter{c.now.Add(d), ch})
+	return ch
+}
+
+// Waiters reports how many After channels have not fired yet.
+func (c *Clock) Waiters() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.waiters)
+}
+
+// Advance moves the clock forward by d and fires every timer now due.
+func (c *Clock) Advance(d time.Duration) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.now = c.now.Add(d)
+	kept := c.waiters[:0]
+	for _, w := range c.waiters {
+		if w.at.After(c.now) {
+			kept = append(kept, w)
+			continue
+		}
+		w.ch <- c.now
+	}
+	c.waiters = kept
+}
