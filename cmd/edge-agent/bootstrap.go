@@ -108,7 +108,7 @@ func runBootstrap(cmd *cobra.Command, f bootstrapFlags) error {
 		},
 	}
 	if f.verify {
-		opts.Verify = verifyIdentity
+		opts.Verify = bootstrap.VerifyCredentials
 	}
 
 	res, err := bootstrap.Run(ctx, opts)
@@ -204,13 +204,6 @@ func bootstrapConfigPath(flag string) string {
 		return p
 	}
 	return config.DefaultPath
-}
-
-// verifyIdentity makes one credentials call with the new identity.
-//
-// TODO(lead): wire to credprovider (issue 2, item 4) once it has landed.
-func verifyIdentity(context.Context, *certstore.Identity, config.Config) error {
-	return errors.New("verify: not available yet")
 }
 
 // oneLine keeps an error to one line on stderr, as CONTRACT.md promises.
