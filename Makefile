@@ -18,6 +18,7 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-agent ./cmd/edge-agent
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/edge-sandbox ./cmd/edge-sandbox
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/democlient ./scripts/democlient
 
 ## cross: static edge-agent binaries for amd64, arm64 and armv7 in bin/<os>-<arch>/
 cross:
