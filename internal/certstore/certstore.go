@@ -20,6 +20,11 @@
 // mixes files of two sets. Known limit: a program that opens the public
 // names one by one (say, curl --cert ... --key ...) while a swap happens can
 // still read a certificate and a key from different sets; it should retry.
+//
+// [InstallAs] installs for a service that runs as another user than the
+// installer (root during imaging): the new set gets that owner before
+// .current is swapped to it. [Chown] gives an installed identity to the
+// service afterwards.
 package certstore
 
 import (

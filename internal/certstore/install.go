@@ -32,10 +32,21 @@ var publicFiles = []struct {
 // installed by hand (regular files at the public names) is first adopted as
 // the old set, so that it too is replaced atomically.
 func Install(dir string, f Files, now time.Time) error {
-	return install(osOps{}, dir, f, now)
+	return install(osOps{}, dir, f, now, nil)
 }
 
-func install(ops fileOps, dir string, f Files, now time.Time) error {
+// InstallAs is [Install] that also gives the identity to owner, for a
+// service that runs as another user than the installer (which must then be
+// root). The new set's folder and files, and the .current link, get their
+// owner before .current is swapped to them, so a reader never sees the new
+// set owned by the installer. The public names are given to owner as well,
+// and dir itself last. Older sets keep their owner until they are removed.
+func InstallAs(dir string, f Files, now time.Time, owner Owner) error {
+	return install(osOps{}, dir, f, now, &owner)
+}
+
+// install does [Install], and with a non-nil owner [InstallAs].
+func install(ops fileOps, dir string, f Files, now time.Time, owner *Owner) error {
 	if _, err := Parse(f, now); err != nil {
 		return err
 	}
@@ -44,19 +55,22 @@ func install(ops fileOps, dir string, f Files, now time.Time) error {
 	if err := prepareDir(ops, dir); err != nil {
 		return fmt.Errorf("install identity %s: %w", dir, err)
 	}
-	if err := adoptHandMade(ops, dir); err != nil {
+	if err := adoptHandMade(ops, dir, owner); err != nil {
 		return fmt.Errorf("install identity %s: adopt existing files: %w", dir, err)
 	}
 
-	set, err := writeSet(ops, dir, f)
+	set, err := writeSet(ops, dir, f, owner)
 	if err != nil {
 		ops.RemoveAll(filepath.Join(dir, set))
 		return fmt.Errorf("install identity %s: %w", dir, err)
 	}
-	if err := swapCurrent(ops, dir, set); err != nil {
+	if err := swapCurrent(ops, dir, set, owner); err != nil {
 		return fmt.Errorf("install identity %s: %w", dir, err)
 	}
-	if err := ensureLinks(ops, dir); err != nil {
+	if err := ensureLinks(ops, dir, owner); err != nil {
+		return fmt.Errorf("install identity %s: %w", dir, err)
+	}
+	if err := chownDir(ops, dir, owner); err != nil {
 		return fmt.Errorf("install identity %s: %w", dir, err)
 	}
 
@@ -71,9 +85,9 @@ func prepareDir(ops fileOps, dir string) error {
 	return ops.Chmod(dir, DirMode)
 }
 
-// writeSet writes the three files into a new set folder and returns its
-// name (relative to dir).
-func writeSet(ops fileOps, dir string, f Files) (string, error) {
+// writeSet writes the three files into a new set folder, gives them to
+// owner when not nil, and returns the set's name (relative to dir).
+func writeSet(ops fileOps, dir string, f Files, owner *Owner) (string, error) {
 	set := newSetName()
 	setDir := filepath.Join(dir, set)
 	if err := ops.Mkdir(setDir, DirMode); err != nil {
@@ -87,6 +101,9 @@ func writeSet(ops fileOps, dir string, f Files) (string, error) {
 			return set, fmt.Errorf("write %s: %w", p, err)
 		}
 	}
+	if err := chownSet(ops, dir, set, owner); err != nil {
+		return set, err
+	}
 	return set, ops.SyncDir(setDir)
 }
 
@@ -96,13 +113,17 @@ func newSetName() string {
 	return setPrefix + strconv.FormatInt(time.Now().UnixNano(), 36) + "-" + hex.EncodeToString(b[:])
 }
 
-// swapCurrent points dir/.current at set with an atomic rename.
-func swapCurrent(ops fileOps, dir, set string) error {
+// swapCurrent points dir/.current at set with an atomic rename. The new
+// link gets its owner before the rename.
+func swapCurrent(ops fileOps, dir, set string, owner *Owner) error {
 	tmp := filepath.Join(dir, currentLink+tmpSuffix)
 	if err := ops.RemoveAll(tmp); err != nil {
 		return err
 	}
 	if err := ops.Symlink(set, tmp); err != nil {
+		return err
+	}
+	if err := lchown(ops, tmp, owner); err != nil {
 		return err
 	}
 	if err := ops.Rename(tmp, filepath.Join(dir, currentLink)); err != nil {
@@ -111,13 +132,17 @@ func swapCurrent(ops fileOps, dir, set string) error {
 	return ops.SyncDir(dir)
 }
 
-// ensureLinks makes each public name a symlink through .current. Once
-// made, the links never change, so later installs only swap .current.
-func ensureLinks(ops fileOps, dir string) error {
+// ensureLinks makes each public name a symlink through .current, owned by
+// owner when not nil. Once made, the links never change, so later installs
+// only swap .current.
+func ensureLinks(ops fileOps, dir string, owner *Owner) error {
 	changed := false
 	for _, pf := range publicFiles {
 		p := filepath.Join(dir, pf.name)
 		if isCurrentLink(p, pf.name) {
+			if err := lchown(ops, p, owner); err != nil {
+				return err
+			}
 			continue
 		}
 		tmp := filepath.Join(dir, "."+pf.name+tmpSuffix)
@@ -125,6 +150,9 @@ func ensureLinks(ops fileOps, dir string) error {
 			return err
 		}
 		if err := ops.Symlink(filepath.Join(currentLink, pf.name), tmp); err != nil {
+			return err
+		}
+		if err := lchown(ops, tmp, owner); err != nil {
 			return err
 		}
 		if err := ops.Rename(tmp, p); err != nil {
@@ -148,7 +176,7 @@ func isCurrentLink(p, name string) bool {
 // no .current into a set, so that replacing it is atomic too: the files
 // are hard-linked into a set, .current points at it, and the public names
 // become links that show the same old content throughout.
-func adoptHandMade(ops fileOps, dir string) error {
+func adoptHandMade(ops fileOps, dir string, owner *Owner) error {
 	if _, err := os.Lstat(filepath.Join(dir, currentLink)); err == nil {
 		return nil
 	}
@@ -172,13 +200,16 @@ func adoptHandMade(ops fileOps, dir string) error {
 			return err
 		}
 	}
+	if err := chownSet(ops, dir, set, owner); err != nil {
+		return err
+	}
 	if err := ops.SyncDir(filepath.Join(dir, set)); err != nil {
 		return err
 	}
-	if err := swapCurrent(ops, dir, set); err != nil {
+	if err := swapCurrent(ops, dir, set, owner); err != nil {
 		return err
 	}
-	return ensureLinks(ops, dir)
+	return ensureLinks(ops, dir, owner)
 }
 
 // cleanup removes every set but keep, and leftover temporary links. It is

@@ -38,6 +38,12 @@ func (c *crashOps) Mkdir(p string, m fs.FileMode) error {
 func (c *crashOps) Chmod(p string, m fs.FileMode) error {
 	return c.do(func() error { return c.osOps.Chmod(p, m) })
 }
+func (c *crashOps) Chown(p string, u, g int) error {
+	return c.do(func() error { return c.osOps.Chown(p, u, g) })
+}
+func (c *crashOps) Lchown(p string, u, g int) error {
+	return c.do(func() error { return c.osOps.Lchown(p, u, g) })
+}
 func (c *crashOps) WriteFile(p string, d []byte, m fs.FileMode) error {
 	return c.do(func() error { return c.osOps.WriteFile(p, d, m) })
 }
@@ -201,7 +207,7 @@ func TestInstallFullDiskKeepsOld(t *testing.T) {
 			dir := t.TempDir()
 			mustInstall(t, dir, old.files())
 
-			err := install(fullDiskOps{failName: name}, dir, next.files(), testNow)
+			err := install(fullDiskOps{failName: name}, dir, next.files(), testNow, nil)
 
 			if !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("got %v, want ENOSPC", err)
@@ -235,12 +241,12 @@ func TestInstallCrashAtEveryStep(t *testing.T) {
 	}
 	for _, lt := range layouts {
 		t.Run(lt.name, func(t *testing.T) {
-			total := countSteps(t, lt.setup, next.files())
+			total := countSteps(t, lt.setup, next.files(), nil)
 			for n := 0; n <= total; n++ {
 				dir := filepath.Join(t.TempDir(), "identity")
 				lt.setup(t, dir)
 
-				err := install(&crashOps{n: n}, dir, next.files(), testNow)
+				err := install(&crashOps{n: n}, dir, next.files(), testNow, nil)
 				if err != nil && !errors.Is(err, errCrash) {
 					t.Fatalf("crash after step %d: got %v, want the simulated crash or nil (crash during cleanup)", n, err)
 				}
@@ -255,11 +261,11 @@ func TestInstallCrashAtEveryStep(t *testing.T) {
 	}
 }
 
-func countSteps(t *testing.T, setup func(*testing.T, string), f Files) int {
+func countSteps(t *testing.T, setup func(*testing.T, string), f Files, owner *Owner) int {
 	dir := filepath.Join(t.TempDir(), "identity")
 	setup(t, dir)
 	c := &crashOps{n: 1 << 30}
-	if err := install(c, dir, f, testNow); err != nil {
+	if err := install(c, dir, f, testNow, owner); err != nil {
 		t.Fatal(err)
 	}
 	return c.steps
