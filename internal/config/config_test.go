@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/spf13/pflag"
@@ -319,6 +320,45 @@ func TestWriteFileRoundTrip(t *testing.T) {
 	entries, _ := os.ReadDir(filepath.Dir(path))
 	if len(entries) != 1 {
 		t.Errorf("got %d entries in the folder, want only config.yaml (no temporary files)", len(entries))
+	}
+}
+
+func TestWriteFileOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's owner needs root")
+	}
+	tests := []struct {
+		name               string
+		uid, gid           int
+		wantUID, wantGroup int
+	}{
+		{"group only, as bootstrap does", -1, 65534, 0, 65534},
+		{"user and group", 65534, 65534, 65534, 65534},
+		{"neither", -1, -1, 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "config.yaml")
+			if err := WriteFileOwner(path, valid(), 12345, 12345); err != nil {
+				t.Fatal(err) // an older file with another owner is replaced
+			}
+
+			if err := WriteFileOwner(path, valid(), tt.uid, tt.gid); err != nil {
+				t.Fatal(err)
+			}
+
+			st, err := os.Stat(path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			sys := st.Sys().(*syscall.Stat_t)
+			if int(sys.Uid) != tt.wantUID || int(sys.Gid) != tt.wantGroup {
+				t.Errorf("owner: got %d:%d, want %d:%d", sys.Uid, sys.Gid, tt.wantUID, tt.wantGroup)
+			}
+			if got, want := st.Mode().Perm(), os.FileMode(FileMode); got != want {
+				t.Errorf("mode: got %04o, want %04o", got, want)
+			}
+		})
 	}
 }
 

@@ -29,7 +29,18 @@ func Marshal(c Config) ([]byte, error) {
 
 // WriteFile writes c to path atomically (temporary file, fsync, rename,
 // fsync of the folder) with mode 0640, creating the folder (0755) if needed.
+// The file belongs to the writing process; see [WriteFileOwner].
 func WriteFile(path string, c Config) error {
+	return WriteFileOwner(path, c, -1, -1)
+}
+
+// WriteFileOwner is [WriteFile] that gives the file to uid and gid (-1
+// keeps an id, as with os.Chown). The temporary file gets its owner before
+// it is renamed to path, so readers never see the new file with the wrong
+// owner. Bootstrap, running as root, uses it to write root:edge-agent
+// 0640, readable by the service through its group. Changing the owner
+// needs root; changing only the group needs membership in it.
+func WriteFileOwner(path string, c Config, uid, gid int) error {
 	data, err := Marshal(c)
 	if err != nil {
 		return err
@@ -38,20 +49,20 @@ func WriteFile(path string, c Config) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write config %s: %w", path, err)
 	}
-	if err := writeAtomic(path, data); err != nil {
+	if err := writeAtomic(path, data, uid, gid); err != nil {
 		return fmt.Errorf("write config %s: %w", path, err)
 	}
 	return nil
 }
 
-func writeAtomic(path string, data []byte) error {
+func writeAtomic(path string, data []byte, uid, gid int) error {
 	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
 	if err != nil {
 		return err
 	}
 	defer os.Remove(tmp.Name())
 
-	if err := writeSync(tmp, data); err != nil {
+	if err := writeSync(tmp, data, uid, gid); err != nil {
 		return err
 	}
 	if err := os.Rename(tmp.Name(), path); err != nil {
@@ -60,8 +71,16 @@ func writeAtomic(path string, data []byte) error {
 	return syncDir(filepath.Dir(path))
 }
 
-func writeSync(f *os.File, data []byte) error {
-	err := f.Chmod(FileMode)
+// writeSync gives f its owner (unless both ids are -1) and mode, then
+// writes and fsyncs it, so that all three are durable before a rename.
+func writeSync(f *os.File, data []byte, uid, gid int) error {
+	var err error
+	if uid != -1 || gid != -1 {
+		err = f.Chown(uid, gid)
+	}
+	if err == nil {
+		err = f.Chmod(FileMode)
+	}
 	if err == nil {
 		_, err = f.Write(data)
 	}
