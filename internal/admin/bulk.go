@@ -130,22 +130,23 @@ type bulkDevice struct {
 // certificate, attachments and upload of each device. Each step is
 // recorded as it ends, so an interrupted run (Ctrl-C, a crash) resumes
 // where it stopped; devices already finished are skipped without a call.
-func (a *Admin) ProvisionFleet(ctx context.Context, o BulkOptions) (BulkResult, error) {
+func (a *Admin) ProvisionFleet(ctx context.Context, o BulkOptions) (res BulkResult, err error) {
 	start := time.Now()
-	res := BulkResult{Fleet: o.Fleet, Total: len(o.Manifest)}
+	res = BulkResult{Fleet: o.Fleet, Total: len(o.Manifest)}
 	o.setDefaults()
 	fleet, err := a.LookupFleet(ctx, o.Fleet)
 	if err != nil {
 		return res, err
 	}
 	p := a.newProvisioner(fleet, o.RootCA, o.Recheck)
+	defer func() { res.Elapsed = time.Since(start) }()
 
 	pending, err := a.loadPending(o, p, &res)
 	if err != nil {
 		return res, err
 	}
 	o.Progress.Start(res.Total, res.AlreadyDone)
-	defer func() { res.Elapsed = time.Since(start); o.Progress.Finish() }()
+	defer o.Progress.Finish()
 
 	a.bulkPhase(ctx, p, pending, []string{stepThingType, stepThing}, o)
 	a.registerBatches(ctx, p, pending, o.RegisterBatch)

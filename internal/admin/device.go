@@ -240,9 +240,7 @@ func (p *provisioner) fillResult(st *deviceState, res *DeviceResult) {
 	res.RoleAlias = p.fleet.RoleAlias
 	res.CertificateID, res.CertificateARN = st.CertificateID, st.CertificateARN
 	res.Bucket, res.Thing = st.Bucket, st.Thing
-	p.mu.Lock()
-	res.Endpoint = p.endpoint
-	p.mu.Unlock()
+	res.Endpoint = st.Endpoint
 }
 
 func (p *provisioner) step(name string, thingExisted bool) stepFunc {
@@ -264,8 +262,9 @@ func (p *provisioner) step(name string, thingExisted bool) stepFunc {
 	case stepAttachThing:
 		return p.attachThingStep
 	case stepEndpoint:
-		return func(ctx context.Context, _ *deviceState, _ []byte) (string, error) {
-			_, err := p.credentialsEndpoint(ctx)
+		return func(ctx context.Context, st *deviceState, _ []byte) (string, error) {
+			ep, err := p.credentialsEndpoint(ctx)
+			st.Endpoint = ep
 			return "", err
 		}
 	case stepUpload:

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	s3types "github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
@@ -159,6 +161,9 @@ func (a *Admin) CreateFleet(ctx context.Context, o FleetCreateOptions) (FleetRes
 		return res, nil
 	}
 
+	if err := a.ensureBucket(ctx, res.Bucket(), &res); err != nil {
+		return res, err
+	}
 	if o.CreateRole {
 		if err := a.ensureRole(ctx, o, &res); err != nil {
 			return res, err
@@ -180,8 +185,37 @@ func (a *Admin) CreateFleet(ctx context.Context, o FleetCreateOptions) (FleetRes
 	return res, nil
 }
 
+// ensureBucket creates the fleet's output bucket when it does not exist,
+// so that a new account needs no other tool. Fleet delete keeps it: it may
+// hold other data.
+func (a *Admin) ensureBucket(ctx context.Context, bucket string, res *FleetResult) error {
+	if bucket == "" {
+		return nil
+	}
+	_, err := a.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(bucket)})
+	if err == nil || !isNotFound(err) {
+		if err != nil {
+			return fmt.Errorf("head bucket %s: %w", bucket, err)
+		}
+		return nil
+	}
+	in := &s3.CreateBucketInput{Bucket: aws.String(bucket)}
+	if a.region != "us-east-1" {
+		in.CreateBucketConfiguration = &s3types.CreateBucketConfiguration{
+			LocationConstraint: s3types.BucketLocationConstraint(a.region)}
+	}
+	if _, err := a.s3.CreateBucket(ctx, in); err != nil && !hasCode(err, "BucketAlreadyOwnedByYou") {
+		return fmt.Errorf("create bucket %s: %w", bucket, err)
+	}
+	res.Actions = append(res.Actions, "created bucket "+bucket)
+	return nil
+}
+
 func fleetPlan(o FleetCreateOptions) []string {
 	var plan []string
+	if o.Output != "" {
+		plan = append(plan, "s3:CreateBucket for "+o.Output+" (when absent)")
+	}
 	if o.CreateRole {
 		plan = append(plan, "iam:CreateRole "+o.RoleName+" trusted by credentials.iot.amazonaws.com (when absent)")
 		if o.PermissionsPolicy != "" {

@@ -36,6 +36,8 @@ type deviceState struct {
 
 	CertificateID  string `json:"certificate_id,omitempty"`
 	CertificateARN string `json:"certificate_arn,omitempty"`
+	// Endpoint is the credentials endpoint the device was given.
+	Endpoint string `json:"credentials_endpoint,omitempty"`
 
 	// Done holds the names of finished steps.
 	Done map[string]bool `json:"done"`
