@@ -176,6 +176,7 @@ func withoutVar(env []string, name string) []string {
 // and checks that each lists the bucket, or, where the table says the client
 // cannot read that form, that it fails (so that the table stays true).
 func TestClientsListBucket(t *testing.T) {
+	t.Parallel()
 	w := startWorld(t, worldOptions{})
 	sem := make(chan struct{}, max(2, runtime.NumCPU()))
 
@@ -216,7 +217,7 @@ func (w *world) checkClient(t *testing.T, c client, d door, host string, argv []
 	switch want := c.expectOK(d, host); {
 	case want && !listed:
 		t.Errorf("%s could not list s3://%s via %s with host %s: %v\nstdout: %s\nstderr: %s",
-			c.name, bucket, d, host, err, redact(tail(out, 5), w.token), redact(tail(errOut, 15), w.token))
+			c.name, bucket, d, host, err, w.redact(tail(out, 5)), w.redact(tail(errOut, 15)))
 	case !want && listed:
 		t.Errorf("%s listed s3://%s via %s with host %s, which the table says it cannot: update the table and docs/clients.md",
 			c.name, bucket, d, host)

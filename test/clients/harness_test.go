@@ -188,12 +188,12 @@ func (w *world) startAgent(t *testing.T) {
 		cancel()
 		<-exited
 		if t.Failed() {
-			t.Logf("edge-agent log:\n%s", redact(w.agentLog.String(), w.token))
+			t.Logf("edge-agent log:\n%s", w.redact(w.agentLog.String()))
 		}
 	})
 
 	if err := w.waitHealthy(exited, 30*time.Second); err != nil {
-		t.Fatalf("edge-agent not ready: %v\n%s", err, redact(w.agentLog.String(), w.token))
+		t.Fatalf("edge-agent not ready: %v\n%s", err, w.redact(w.agentLog.String()))
 	}
 	tok, err := os.ReadFile(w.tokenFile)
 	if err != nil {
@@ -314,6 +314,16 @@ func redact(s string, known ...string) string {
 		}
 		return "[redacted]"
 	})
+}
+
+// redact removes the agent token, every credential the sandbox issued,
+// and anything else shaped like a secret from s.
+func (w *world) redact(s string) string {
+	for _, c := range w.sb.Issued.All() {
+		s = strings.ReplaceAll(s, c.SecretAccessKey, "[secret]")
+		s = strings.ReplaceAll(s, c.SessionToken, "[session-token]")
+	}
+	return redact(s, w.token)
 }
 
 // syncBuffer is a bytes.Buffer safe for a process's two output streams.
