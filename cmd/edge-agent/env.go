@@ -95,8 +95,8 @@ func writeEnvShell(w io.Writer, in envInput) error {
 		"# (such as Debian 12's AWS CLI 2.9 and botocore 1.29; see docs/clients.md):\n")
 	fmt.Fprintf(&b, "# export AWS_CONTAINER_AUTHORIZATION_TOKEN=\"$(cat %s)\"\n", shellQuote(c.TCP.TokenFile))
 	if c.IMDS.Port != 0 {
-		b.WriteString("# For clients that read only instance metadata:\n")
-		fmt.Fprintf(&b, "# export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:%d\n", c.IMDS.Port)
+		b.WriteString("# For clients that read only instance metadata (keep the trailing slash):\n")
+		fmt.Fprintf(&b, "# export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:%d/\n", c.IMDS.Port)
 	}
 	if c.Region != "" {
 		fmt.Fprintf(&b, "# The agent's region; set your services' region if it differs:\n# export AWS_REGION=%s\n", c.Region)

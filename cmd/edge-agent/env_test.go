@@ -25,7 +25,7 @@ func TestEnvFormats(t *testing.T) {
 			"export AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:51080/v1/credentials\n",
 			"export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=/run/edge-agent/token\n",
 			"# export AWS_CONTAINER_AUTHORIZATION_TOKEN=\"$(cat /run/edge-agent/token)\"\n",
-			"# export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:51081\n",
+			"# export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:51081/\n",
 		}, ""},
 		{"sh without tcp", "sh", "", off, []string{"# The TCP door is off"}, ""},
 		{"named profile", "profile", "edge", cfg, []string{
