@@ -189,3 +189,21 @@ func TestCLIS3Ls(t *testing.T) {
 		})
 	}
 }
+
+// TestDoctorOnARunningAgent runs `edge-agent doctor` against a healthy
+// sandbox device: every check passes but the endpoint form, which warns
+// that the sandbox is a custom endpoint.
+func TestDoctorOnARunningAgent(t *testing.T) {
+	t.Parallel()
+	w := startWorld(t, worldOptions{})
+	out, errOut, err := run(context.Background(), clientTimeout, ".", baseEnv(t.TempDir()),
+		[]string{bins.agent, "doctor", "--config", w.config})
+	if err != nil {
+		t.Fatalf("doctor: %v\n%s%s", err, out, w.redact(errOut))
+	}
+	for _, want := range []string{"ok    endpoint ", "ok    socket ", "ok    tcp ", "warn  endpoint-form "} {
+		if !strings.Contains(out, want) {
+			t.Errorf("doctor output lacks %q:\n%s", want, out)
+		}
+	}
+}
