@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"time"
 
 	"go.uber.org/zap"
@@ -48,8 +49,14 @@ type Options struct {
 	ConfigPath string
 	// Settings override values of the fetched edge-agent.yaml.
 	Settings Settings
-	// Force replaces an installed identity that is still valid.
+	// Force replaces an installed identity that is still valid. Without
+	// it, a valid identity is kept and Settings still update the
+	// configuration file.
 	Force bool
+	// Owner, when set, is given the identity and the configuration file's
+	// group (see [Owner]), also when a valid identity is kept. Nil leaves
+	// files to whoever runs Run.
+	Owner *Owner
 	// Verify, when set, is called with the new identity and configuration
 	// before anything is installed; its error aborts the install.
 	Verify VerifyFunc
@@ -73,6 +80,8 @@ type Result struct {
 	ConfigPath string
 	// Verified is true when the Verify hook passed.
 	Verified bool
+	// Owner is the USER:GROUP the files were given to, or "".
+	Owner string
 	// Source describes where the files came from.
 	Source string
 }
@@ -85,7 +94,12 @@ func (r Result) String() string {
 	if r.AlreadyInstalled {
 		s = "identity already installed and valid in " + id + "; use --force to replace it"
 	}
-	if r.ConfigPath != "" {
+	if r.Owner != "" {
+		s += "; owner " + r.Owner
+	}
+	if r.ConfigPath != "" && r.AlreadyInstalled {
+		s += "; updated config " + r.ConfigPath + " with the given settings"
+	} else if r.ConfigPath != "" {
 		s += "; wrote config " + r.ConfigPath
 	}
 	if r.Verified {
@@ -96,7 +110,10 @@ func (r Result) String() string {
 
 // Run fetches, checks and installs an identity. Nothing is installed unless
 // the certificate, key, CA and configuration all pass their checks (and
-// Verify, when set). A valid installed identity is kept unless Force.
+// Verify, when set). A valid installed identity is kept unless Force;
+// Settings then still update the configuration file, without fetching
+// anything. With an Owner, the identity and the configuration file's group
+// are given to it, whether installed or kept.
 // The identity is installed before the configuration is written, so a
 // failure to write the configuration leaves the new identity with the old
 // configuration; running bootstrap again with --force repairs it.
@@ -165,24 +182,39 @@ func installed(dir string, now time.Time, log *zap.Logger) (*certstore.Identity,
 	return nil, false
 }
 
-// keep reports an identity that is already installed, verifying it when
-// asked.
+// keep keeps an identity that is already installed: it verifies it when
+// asked, applies Settings to the current configuration file (nothing is
+// fetched) and gives both to Owner.
 func keep(ctx context.Context, opts Options, res Result, id *certstore.Identity) (Result, error) {
+	log := opts.Logger.Named("bootstrap")
 	res.AlreadyInstalled, res.Identity = true, id
-	opts.Logger.Named("bootstrap").Info("identity already installed and valid",
+	log.Info("identity already installed and valid",
 		zap.String("identity_dir", opts.IdentityDir), zap.String("fingerprint", id.Fingerprint),
 		zap.Time("not_after", id.NotAfter))
-	if opts.Verify == nil {
-		return res, nil
+
+	var cfg config.Config
+	writeCfg := false
+	if opts.Verify != nil || !opts.Settings.empty() {
+		var err error
+		if cfg, writeCfg, err = buildConfig(opts, nil); err != nil {
+			return res, err
+		}
+		if err := verify(ctx, opts, id, cfg); err != nil {
+			return res, err
+		}
+		res.Verified = opts.Verify != nil
 	}
-	cfg, _, err := buildConfig(opts, nil)
+
+	if opts.Owner != nil {
+		if err := certstore.Chown(opts.IdentityDir, opts.Owner.certstore()); err != nil {
+			return res, err
+		}
+		res.Owner = opts.Owner.Name
+	}
+	res, err := configure(opts, res, cfg, writeCfg, log)
 	if err != nil {
-		return res, err
+		return res, fmt.Errorf("identity kept, but %w", err)
 	}
-	if err := verify(ctx, opts, id, cfg); err != nil {
-		return res, err
-	}
-	res.Verified = true
 	return res, nil
 }
 
@@ -228,21 +260,61 @@ func verify(ctx context.Context, opts Options, id *certstore.Identity, cfg confi
 }
 
 func install(opts Options, res Result, f certstore.Files, id *certstore.Identity, cfg config.Config, writeCfg bool, log *zap.Logger) (Result, error) {
-	if err := certstore.Install(opts.IdentityDir, f, opts.Now()); err != nil {
+	if err := installIdentity(opts, f); err != nil {
 		return res, err
 	}
 	res.Identity = id
+	if opts.Owner != nil {
+		res.Owner = opts.Owner.Name
+	}
 	log.Info("installed identity", zap.String("identity_dir", opts.IdentityDir),
 		zap.String("fingerprint", id.Fingerprint), zap.Time("not_after", id.NotAfter),
-		zap.String("source", res.Source))
+		zap.String("source", res.Source), zap.String("owner", res.Owner))
 
-	if !writeCfg {
-		return res, nil
-	}
-	if err := config.WriteFile(opts.ConfigPath, cfg); err != nil {
+	res, err := configure(opts, res, cfg, writeCfg, log)
+	if err != nil {
 		return res, fmt.Errorf("identity installed, but %w", err)
+	}
+	return res, nil
+}
+
+func installIdentity(opts Options, f certstore.Files) error {
+	if opts.Owner == nil {
+		return certstore.Install(opts.IdentityDir, f, opts.Now())
+	}
+	return certstore.InstallAs(opts.IdentityDir, f, opts.Now(), opts.Owner.certstore())
+}
+
+// configure writes cfg when write is set, with the group of Owner.
+// Otherwise, with an Owner, it gives an existing configuration file to
+// that group, so that a file written by an older bootstrap as root:root
+// becomes readable by the service.
+func configure(opts Options, res Result, cfg config.Config, write bool, log *zap.Logger) (Result, error) {
+	gid := -1
+	if opts.Owner != nil {
+		gid = opts.Owner.GID
+	}
+	if !write {
+		return res, chgrpConfig(opts.ConfigPath, gid)
+	}
+
+	if err := config.WriteFileOwner(opts.ConfigPath, cfg, -1, gid); err != nil {
+		return res, err
 	}
 	res.ConfigPath = opts.ConfigPath
 	log.Info("wrote agent configuration", zap.String("config_path", opts.ConfigPath))
 	return res, nil
+}
+
+// chgrpConfig gives the configuration file at path, if any, to gid; -1
+// changes nothing.
+func chgrpConfig(path string, gid int) error {
+	if gid == -1 {
+		return nil
+	}
+	err := os.Chown(path, -1, gid)
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("give config %s to group %d: %w", path, gid, err)
+	}
+	return nil
 }
