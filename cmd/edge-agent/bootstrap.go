@@ -24,6 +24,7 @@ type bootstrapFlags struct {
 	fromURL                             []string
 	identityDir, configPath             string
 	thing, roleAlias, endpoint          string
+	owner                               string
 	allowCustomEndpoint, force, verify  bool
 }
 
@@ -55,7 +56,16 @@ is kept unless --force is given.
 
 --thing, --role-alias, --endpoint and --allow-custom-endpoint write or override
 those keys of edge-agent.yaml (or of the current config file). --endpoint also
-sets region from the endpoint's host name.
+sets region from the endpoint's host name. When a valid identity is kept, they
+still update the current config file; nothing is fetched then.
+
+The service runs as the edge-agent user, bootstrap usually as root. So that the
+service can read what bootstrap writes, --owner USER[:GROUP] gives the identity
+folder and its files to USER:GROUP and config.yaml to root:GROUP (mode 0640);
+GROUP defaults to USER's primary group. Without --owner, running as root, the
+edge-agent user is used if it exists (the package creates it); otherwise files
+belong to whoever runs bootstrap. --owner root keeps everything root's. A kept
+identity is given to the owner too, which repairs an older root-owned install.
 
 Exit status: 0 when the identity is installed or already valid, 1 on error.`,
 		Example: bootstrapExamples,
@@ -83,6 +93,7 @@ func addBootstrapFlags(cmd *cobra.Command, f *bootstrapFlags) {
 	fs.StringVar(&f.roleAlias, "role-alias", "", "IoT role alias to write into the config (role_alias)")
 	fs.StringVar(&f.endpoint, "endpoint", "", "IoT credentials endpoint to write into the config (credential_endpoint)")
 	fs.BoolVar(&f.allowCustomEndpoint, "allow-custom-endpoint", false, "accept any host[:port] as credentials endpoint (test setups)")
+	fs.StringVar(&f.owner, "owner", "", "`USER[:GROUP]` to give the identity, and config.yaml's group, to (default: "+bootstrap.ServiceUser+" when run as root and that user exists)")
 	fs.BoolVar(&f.force, "force", false, "replace an installed identity even if it is valid")
 	fs.BoolVar(&f.verify, "verify", false, "make one credentials call with the new identity before installing it")
 }
@@ -95,11 +106,16 @@ func runBootstrap(cmd *cobra.Command, f bootstrapFlags) error {
 	if err != nil {
 		return err
 	}
+	owner, err := bootstrap.ResolveOwner(f.owner)
+	if err != nil {
+		return fmt.Errorf("bootstrap: %w", err)
+	}
 	opts := bootstrap.Options{
 		Source:      src,
 		IdentityDir: f.identityDir,
 		ConfigPath:  bootstrapConfigPath(f.configPath),
 		Force:       f.force,
+		Owner:       owner,
 		Settings: bootstrap.Settings{
 			ThingName:           f.thing,
 			RoleAlias:           f.roleAlias,

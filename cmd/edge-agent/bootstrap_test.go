@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -63,14 +64,60 @@ func TestBootstrapCommandFromDir(t *testing.T) {
 	}
 
 	out, err = runCLI(t, args...)
-	if err != nil || !strings.Contains(out, "already installed and valid") {
-		t.Errorf("second run: got (%q, %v), want already installed and valid", out, err)
+	if err != nil || !strings.Contains(out, "already installed and valid") || !strings.Contains(out, "updated config "+cfgPath) {
+		t.Errorf("second run: got (%q, %v), want already installed and valid, config updated", out, err)
+	}
+}
+
+func TestBootstrapCommandOwner(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("changing a file's owner needs root")
+	}
+	tests := []struct {
+		owner    string
+		wantOut  string
+		uid, gid uint32
+	}{
+		{"nobody", "; owner nobody:nogroup", 65534, 65534},
+		{"nobody:root", "; owner nobody:root", 65534, 0},
+		{"root", "; owner root:root", 0, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.owner, func(t *testing.T) {
+			base := t.TempDir()
+			identity, cfgPath := filepath.Join(base, "identity"), filepath.Join(base, "config.yaml")
+
+			out, err := runCLI(t, "bootstrap", "--from-dir", authDir(t), "--identity-dir", identity,
+				"--config", cfgPath, "--thing", "sensor-0042", "--owner", tt.owner)
+
+			if err != nil || !strings.Contains(out, tt.wantOut) {
+				t.Fatalf("got (%q, %v), want output containing %q", out, err, tt.wantOut)
+			}
+			for path, want := range map[string][2]uint32{
+				filepath.Join(identity, certstore.KeyFile): {tt.uid, tt.gid},
+				identity: {tt.uid, tt.gid},
+				cfgPath:  {0, tt.gid},
+			} {
+				st, err := os.Stat(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				sys := st.Sys().(*syscall.Stat_t)
+				if got := [2]uint32{sys.Uid, sys.Gid}; got != want {
+					t.Errorf("%s: got owner %v, want %v", path, got, want)
+				}
+			}
+		})
 	}
 }
 
 func TestBootstrapCommandErrors(t *testing.T) {
 	src := authDir(t)
 	identity := filepath.Join(t.TempDir(), "identity")
+	withRegion := authDir(t) // --endpoint host:port names no region
+	if err := os.WriteFile(filepath.Join(withRegion, "edge-agent.yaml"), []byte("region: eu-west-1\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
 	tests := []struct {
 		name string
 		args []string
@@ -79,8 +126,10 @@ func TestBootstrapCommandErrors(t *testing.T) {
 		{"no source", []string{}, "give exactly one source"},
 		{"two sources", []string{"--from-dir", src, "--bucket", "b"}, "give exactly one source"},
 		{"prefix without bucket", []string{"--from-dir", src, "--prefix", "p"}, "go with --bucket"},
-		{"verify not wired", []string{"--from-dir", src, "--verify", "--thing", "t", "--role-alias", "a",
-			"--endpoint", "abc.credentials.iot.eu-west-1.amazonaws.com"}, "verify: not available yet"},
+		{"verify refused", []string{"--from-dir", withRegion, "--verify", "--thing", "t", "--role-alias", "a",
+			"--allow-custom-endpoint", "--endpoint", "127.0.0.1:1"}, "verify identity (nothing installed)"},
+		{"unknown owner", []string{"--from-dir", src, "--owner", "no-such-user-x"}, `--owner: no user "no-such-user-x"`},
+		{"bad owner", []string{"--from-dir", src, "--owner", "nobody:"}, "--owner \"nobody:\": want USER or USER:GROUP"},
 		{"bad endpoint", []string{"--from-dir", src, "--endpoint", "abc-ats.iot.eu-west-1.amazonaws.com"}, "data endpoint"},
 		{"missing folder", []string{"--from-dir", filepath.Join(src, "nope")}, "not found"},
 	}
