@@ -23,7 +23,7 @@ import (
 type staticSource struct{ c credserver.Credentials }
 
 func (s staticSource) Get(context.Context) (credserver.Credentials, error) { return s.c, nil }
-func (s staticSource) Status() any                                        { return map[string]string{"state": "serving"} }
+func (s staticSource) Status() any                                         { return map[string]string{"state": "serving"} }
 
 func main() {
 	socket := flag.String("socket", "/tmp/edge-agent-bench/agent.sock", "unix socket path")
