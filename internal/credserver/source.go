@@ -5,7 +5,24 @@
 //
 // The package depends on no credential cache. It reads credentials through
 // the small [Source] interface, so that the cache (internal/credprovider) can
-// be plugged in with a short adapter and tests can use a fake.
+// be plugged in with a short adapter and tests can use a fake. (credprovider
+// did not exist when this package was written.) The adapter:
+//
+//	type cacheSource struct{ c *credprovider.Cache }
+//
+//	func (s cacheSource) Get(ctx context.Context) (credserver.Credentials, error) {
+//		c, err := s.c.Get(ctx)
+//		var ue *credprovider.UnavailableError
+//		if errors.As(err, &ue) {
+//			return credserver.Credentials{}, credserver.NewUnavailableError(ue.Reason, err)
+//		}
+//		return credserver.Credentials(c), err
+//	}
+//
+//	func (s cacheSource) Status() any { return s.c.Status() }
+//
+// The conversion credserver.Credentials(c) compiles while both structs have
+// the same fields in the same order.
 package credserver
 
 import (
