@@ -9,6 +9,9 @@ COMMIT    ?= $(shell git rev-parse --short HEAD 2>/dev/null || echo none)
 DATE      ?= $(shell date -u +%Y-%m-%dT%H:%M:%SZ)
 LDFLAGS   := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
+# TAGS=noadmin leaves the operator commands out of edge-agent: about 8 MiB
+# less resident memory on a device (see README).
+TAGS      ?=
 
 .PHONY: all build cross test unit lint integration demo bench deb clean
 
@@ -16,7 +19,7 @@ all: build
 
 ## build: the edge-agent and edge-sandbox binaries for this machine, in bin/
 build:
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $(BIN)/edge-agent ./cmd/edge-agent
+	CGO_ENABLED=0 $(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $(BIN)/edge-agent ./cmd/edge-agent
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/edge-sandbox ./cmd/edge-sandbox
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/democlient ./scripts/democlient
 
@@ -27,15 +30,19 @@ cross:
 		[ "$$arch" = arm ] && dir=$(BIN)/$$os-armv$$arm || dir=$(BIN)/$$os-$$arch; \
 		echo "build $$dir/edge-agent"; \
 		CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch GOARM=$$( [ "$$arch" = arm ] && echo $$arm ) \
-			$(GO) build -trimpath -ldflags '$(LDFLAGS)' -o $$dir/edge-agent ./cmd/edge-agent; \
+			$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $$dir/edge-agent ./cmd/edge-agent; \
 	done
 
 ## test: vet, staticcheck, unit tests with the race detector, then integration tests
 test: lint unit integration
 
 lint:
+	@out=$$(gofmt -l .); [ -z "$$out" ] || { echo "gofmt would change:"; echo "$$out"; exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./test/...
+	$(GO) vet -tags noadmin ./cmd/edge-agent
 	$(GO) tool staticcheck ./...
+	$(GO) tool staticcheck -tags integration ./test/...
 
 unit:
 	$(GO) test -race -count=1 ./...
