@@ -8,6 +8,8 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+
+	"github.com/edge-agent/edge-agent/internal/atomicfile"
 )
 
 // Modes of the local state: nothing in it is readable by others, since it
@@ -98,7 +100,7 @@ func (st *stateStore) write(fleet, device, name string, data []byte) error {
 		return err
 	}
 	path := filepath.Join(dir, name)
-	if err := writeFileAtomic(path, data); err != nil {
+	if err := atomicfile.Write(path, data, atomicfile.Mode(stateFileMode)); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	return nil
@@ -148,29 +150,4 @@ func mkdirPrivate(dir string) error {
 		return fmt.Errorf("create state folder %s: %w", dir, err)
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to path through a 0600 temporary file,
-// fsync and rename, so that a crash leaves the old or the new content.
-func writeFileAtomic(path string, data []byte) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-
-	err = tmp.Chmod(stateFileMode)
-	if err == nil {
-		_, err = tmp.Write(data)
-	}
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
 }

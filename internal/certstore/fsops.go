@@ -3,6 +3,8 @@ package certstore
 import (
 	"io/fs"
 	"os"
+
+	"github.com/edge-agent/edge-agent/internal/atomicfile"
 )
 
 // fileOps are the file-system steps of [Install]. Tests wrap them to
@@ -40,28 +42,7 @@ func (osOps) Rename(o, n string) error               { return os.Rename(o, n) }
 func (osOps) RemoveAll(p string) error               { return os.RemoveAll(p) }
 
 func (osOps) WriteFile(p string, data []byte, perm fs.FileMode) error {
-	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_EXCL, perm)
-	if err != nil {
-		return err
-	}
-	err = f.Chmod(perm) // not subject to the umask
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
+	return atomicfile.WriteNew(p, data, atomicfile.Mode(perm))
 }
 
-func (osOps) SyncDir(p string) error {
-	d, err := os.Open(p)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
-}
+func (osOps) SyncDir(p string) error { return atomicfile.SyncDir(p) }

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/edge-agent/edge-agent/internal/atomicfile"
 )
 
 // FileMode is the mode of a configuration file written by [WriteFile].
@@ -49,55 +51,8 @@ func WriteFileOwner(path string, c Config, uid, gid int) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return fmt.Errorf("write config %s: %w", path, err)
 	}
-	if err := writeAtomic(path, data, uid, gid); err != nil {
+	if err := atomicfile.Write(path, data, atomicfile.Mode(FileMode), atomicfile.Owner(uid, gid)); err != nil {
 		return fmt.Errorf("write config %s: %w", path, err)
 	}
 	return nil
-}
-
-func writeAtomic(path string, data []byte, uid, gid int) error {
-	tmp, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-
-	if err := writeSync(tmp, data, uid, gid); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-// writeSync gives f its owner (unless both ids are -1) and mode, then
-// writes and fsyncs it, so that all three are durable before a rename.
-func writeSync(f *os.File, data []byte, uid, gid int) error {
-	var err error
-	if uid != -1 || gid != -1 {
-		err = f.Chown(uid, gid)
-	}
-	if err == nil {
-		err = f.Chmod(FileMode)
-	}
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/edge-agent/edge-agent/internal/atomicfile"
 )
 
 // persistVersion is the version of the cache file's format.
@@ -63,52 +65,15 @@ func (c *Cache) persist(p *persisted) {
 	}
 }
 
-// writeFileAtomic writes data to path with mode 0600: a temporary file in the
-// same folder, fsync, rename, fsync of the folder. A crash leaves the old
-// file or the new one.
+// writeFileAtomic writes data to path with mode 0600 through
+// [atomicfile.Write], creating its folder (0700) if needed. A crash leaves
+// the old file or the new one.
 func writeFileAtomic(path string, data []byte) error {
-	dir := filepath.Dir(path)
-	if err := os.MkdirAll(dir, 0o700); err != nil {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create folder of %s: %w", path, err)
 	}
-
-	tmp, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, data, atomicfile.Mode(0o600)); err != nil {
 		return fmt.Errorf("write %s: %w", path, err)
-	}
-	defer func() { _ = os.Remove(tmp.Name()) }()
-
-	if err := writeSync(tmp, data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-
-	return syncDir(dir)
-}
-
-func writeSync(f *os.File, data []byte) error {
-	err := f.Chmod(0o600)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-
-	return errors.Join(err, f.Close())
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
-	}
-	defer func() { _ = d.Close() }()
-
-	if err := d.Sync(); err != nil {
-		return fmt.Errorf("sync folder %s: %w", dir, err)
 	}
 
 	return nil

@@ -8,6 +8,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+
+	"github.com/edge-agent/edge-agent/internal/atomicfile"
 )
 
 // TokenMode is the mode of a token file created by [EnsureToken]; an
@@ -37,7 +39,7 @@ func EnsureToken(path string) ([]byte, error) {
 		return nil, fmt.Errorf("create token folder: %w", err)
 	}
 	tok = newToken()
-	if err := writeFileAtomic(path, tok, TokenMode); err != nil {
+	if err := atomicfile.Write(path, tok, atomicfile.Mode(TokenMode)); err != nil {
 		return nil, fmt.Errorf("write token file %s: %w", path, err)
 	}
 	return tok, nil
@@ -85,44 +87,4 @@ func checkToken(tok []byte) error {
 		}
 	}
 	return nil
-}
-
-// writeFileAtomic writes data to a temporary file beside path with mode perm,
-// syncs it and renames it over path, then syncs the folder.
-func writeFileAtomic(path string, data []byte, perm os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
-		return err
-	}
-	tmp := f.Name()
-	defer os.Remove(tmp) // no-op after the rename
-
-	err = f.Chmod(perm)
-	if err == nil {
-		_, err = f.Write(data)
-	}
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		return err
-	}
-
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
