@@ -17,18 +17,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
-)
 
-func unsetAWSEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") {
-			t.Setenv(name, "")
-			os.Unsetenv(name)
-		}
-	}
-}
+	"github.com/edge-agent/edge-agent/internal/testenv"
+)
 
 // startApp runs edge-sandbox in the test's process until the test ends.
 func startApp(t *testing.T, args ...string) (*app, string) {
@@ -81,7 +72,7 @@ func readEnv(t *testing.T, path string) map[string]string {
 }
 
 func TestSeededSandbox(t *testing.T) {
-	unsetAWSEnv(t)
+	testenv.ClearAWS(t)
 	a, dir := startApp(t, "--seed-device", "sensor-1", "--role-alias", "fleet-a",
 		"--bucket", "b1", "--prefix", "devices/sensor-1", "--cred-duration", "20m", "--key-type", "rsa")
 	env := readEnv(t, filepath.Join(dir, endpointsFile))

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -14,24 +13,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/edge-agent/edge-agent/internal/sandbox"
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 const (
 	testBucket = "edge-fleet-files"
 	testFleet  = "fleet-a"
 )
-
-// unsetAWSEnv clears every machine-wide AWS variable for the test.
-func unsetAWSEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") {
-			t.Setenv(name, "")
-			os.Unsetenv(name)
-		}
-	}
-}
 
 // env is a sandbox and an Admin pointed at it through the SDK's standard
 // chain: static keys, region and per-service endpoints from the
@@ -45,7 +33,7 @@ type env struct {
 
 func newEnv(t *testing.T, limits Limits) *env {
 	t.Helper()
-	unsetAWSEnv(t)
+	testenv.ClearAWS(t)
 	sb, err := sandbox.Start(context.Background(), sandbox.Options{})
 	if err != nil {
 		t.Fatalf("start sandbox: %v", err)
@@ -57,8 +45,7 @@ func newEnv(t *testing.T, limits Limits) *env {
 		"AWS_ACCESS_KEY_ID": sandbox.AdminAccessKeyID, "AWS_SECRET_ACCESS_KEY": sandbox.AdminSecretAccessKey,
 		"AWS_REGION": sb.Region, "AWS_ENDPOINT_URL_IOT": sb.ControlURL,
 		"AWS_ENDPOINT_URL_SAGEMAKER": sb.ControlURL, "AWS_ENDPOINT_URL_IAM": sb.ControlURL,
-		"AWS_ENDPOINT_URL_S3": sb.S3URL, "AWS_EC2_METADATA_DISABLED": "true",
-		"AWS_CONFIG_FILE": filepath.Join(dir, "none"), "AWS_SHARED_CREDENTIALS_FILE": filepath.Join(dir, "none"),
+		"AWS_ENDPOINT_URL_S3": sb.S3URL,
 	} {
 		t.Setenv(k, v)
 	}

@@ -6,7 +6,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 	"time"
 
@@ -15,43 +14,19 @@ import (
 
 	"github.com/edge-agent/edge-agent/internal/certstore"
 	"github.com/edge-agent/edge-agent/internal/certstore/certtest"
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 var testNow = time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
 
 func clock() time.Time { return testNow }
 
-// awsEnvPrefixes are machine-wide AWS variables that would make the tests
-// measure the machine instead of the agent.
-var awsEnvExact = []string{
-	"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-	"AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE",
-	"AWS_REGION", "AWS_DEFAULT_REGION",
-}
-var awsEnvPrefixes = []string{"AWS_CONTAINER_", "AWS_ENDPOINT_URL", "AWS_EC2_METADATA_"}
-
-// cleanAWSEnv unsets the machine's AWS variables for the test, points the
-// SDK at empty config files and gives it static credentials through the
+// cleanAWSEnv clears the machine's AWS variables for the test with
+// [testenv.ClearAWS] and gives the SDK static credentials through the
 // environment, so that the default credential chain is what is used.
 func cleanAWSEnv(t *testing.T) {
 	t.Helper()
-	names := append([]string{}, awsEnvExact...)
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		for _, p := range awsEnvPrefixes {
-			if strings.HasPrefix(name, p) {
-				names = append(names, name)
-			}
-		}
-	}
-	for _, n := range names {
-		t.Setenv(n, "") // restores the old value after the test
-		os.Unsetenv(n)
-	}
-	none := filepath.Join(t.TempDir(), "none")
-	t.Setenv("AWS_CONFIG_FILE", none)
-	t.Setenv("AWS_SHARED_CREDENTIALS_FILE", none)
-	t.Setenv("AWS_EC2_METADATA_DISABLED", "true")
+	testenv.ClearAWS(t)
 	t.Setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
 	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-access-key")
 }

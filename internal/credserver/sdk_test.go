@@ -2,7 +2,6 @@ package credserver
 
 import (
 	"context"
-	"os"
 	"testing"
 	"time"
 
@@ -10,23 +9,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials/ec2rolecreds"
 	"github.com/aws/aws-sdk-go-v2/credentials/endpointcreds"
 	"github.com/aws/aws-sdk-go-v2/feature/ec2/imds"
-)
 
-// unsetAWSEnv clears machine-wide AWS variables for the test.
-func unsetAWSEnv(t *testing.T) {
-	for _, k := range []string{"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY",
-		"AWS_SESSION_TOKEN", "AWS_CONFIG_FILE", "AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-		"AWS_CONTAINER_CREDENTIALS_FULL_URI", "AWS_CONTAINER_AUTHORIZATION_TOKEN", "AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE",
-		"AWS_EC2_METADATA_SERVICE_ENDPOINT", "AWS_EC2_METADATA_DISABLED", "AWS_EC2_METADATA_V1_DISABLED"} {
-		t.Setenv(k, "")
-		os.Unsetenv(k)
-	}
-}
+	"github.com/edge-agent/edge-agent/internal/testenv"
+)
 
 // TestGoSDKReadsBothDoors has the Go SDK's own providers read the container
 // endpoint and the IMDS door.
 func TestGoSDKReadsBothDoors(t *testing.T) {
-	unsetAWSEnv(t)
+	testenv.ClearAWS(t)
+	t.Setenv("AWS_EC2_METADATA_DISABLED", "false") // the IMDS door is the point
 	h := newHarness(t, Options{Token: []byte(testToken), RoleName: "fleet-a"})
 	tcp := h.startTCP(t, h.srv.ServeTCP)
 	door := h.startTCP(t, h.srv.ServeIMDS)

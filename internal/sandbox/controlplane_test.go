@@ -16,6 +16,8 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 // cpClients are the real SDK clients pointed at a sandbox's control plane.
@@ -27,7 +29,7 @@ type cpClients struct {
 
 func newCPClients(t *testing.T, sb *Sandbox, attempts int) cpClients {
 	t.Helper()
-	unsetAWSEnv(t)
+	testenv.ClearAWS(t)
 	cfg := aws.Config{
 		Region:       sb.Region,
 		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "not-a-secret", ""),

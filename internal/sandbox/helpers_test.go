@@ -7,25 +7,10 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"os"
-	"strings"
 	"sync"
 	"testing"
 	"time"
 )
-
-// unsetAWSEnv clears the machine's AWS variables for the test, so that the
-// SDK measures the sandbox, not the machine.
-func unsetAWSEnv(t *testing.T) {
-	t.Helper()
-	for _, kv := range os.Environ() {
-		name, _, _ := strings.Cut(kv, "=")
-		if strings.HasPrefix(name, "AWS_") {
-			t.Setenv(name, "")
-			os.Unsetenv(name)
-		}
-	}
-}
 
 // fakeClock is a settable clock.
 type fakeClock struct {

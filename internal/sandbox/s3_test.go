@@ -13,6 +13,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 // sdkDefaultClient returns an S3 client built as an application would, with
@@ -33,7 +35,7 @@ func sdkDefaultClient(t *testing.T, sb *Sandbox) *s3.Client {
 }
 
 func TestS3RoundTrip(t *testing.T) {
-	unsetAWSEnv(t)
+	testenv.ClearAWS(t)
 	sb, _ := startSandbox(t, Options{})
 	ctx := context.Background()
 	if err := sb.CreateBucket(ctx, "bucket"); err != nil {
@@ -96,7 +98,7 @@ func getObject(t *testing.T, c *s3.Client, bucket, key string) []byte {
 }
 
 func TestSeedAuthorizationFiles(t *testing.T) {
-	unsetAWSEnv(t)
+	testenv.ClearAWS(t)
 	sb, _ := startSandbox(t, Options{})
 	ctx := context.Background()
 	files, err := sb.NewDevice(ctx, "sensor-1", testAlias)

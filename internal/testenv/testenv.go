@@ -12,36 +12,20 @@ import (
 	"time"
 )
 
-// awsExact and awsPrefixes name the machine-wide AWS variables that would
-// make a test measure the machine (this one sets AWS_CA_BUNDLE) rather than
-// the agent.
-var (
-	awsExact = []string{
-		"AWS_CA_BUNDLE", "AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_ACCESS_KEY_ID",
-		"AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_CONFIG_FILE",
-		"AWS_SHARED_CREDENTIALS_FILE", "AWS_REGION", "AWS_DEFAULT_REGION",
-		"AWS_WEB_IDENTITY_TOKEN_FILE", "AWS_ROLE_ARN",
-	}
-	awsPrefixes = []string{"AWS_CONTAINER_", "AWS_ENDPOINT_URL", "AWS_EC2_METADATA_"}
-)
-
-// ClearAWS unsets the machine's AWS variables for the duration of t, points
-// the SDK's config and credentials files at a missing file, and turns off
-// the instance metadata lookup. Tests that call it cannot run in parallel.
+// ClearAWS unsets every AWS_ variable of the machine for the duration of
+// t (this one sets AWS_CA_BUNDLE, which would make a test measure the
+// machine rather than the agent), points the SDK's config and credentials
+// files at a missing file, and turns off the instance metadata lookup.
+// Tests that need static keys or endpoints set them with t.Setenv after
+// the call. Tests that call it cannot run in parallel.
 func ClearAWS(t testing.TB) {
 	t.Helper()
-	names := append([]string{}, awsExact...)
 	for _, kv := range os.Environ() {
 		name, _, _ := strings.Cut(kv, "=")
-		for _, p := range awsPrefixes {
-			if strings.HasPrefix(name, p) {
-				names = append(names, name)
-			}
+		if strings.HasPrefix(name, "AWS_") {
+			t.Setenv(name, "") // restores the old value when the test ends
+			os.Unsetenv(name)
 		}
-	}
-	for _, n := range names {
-		t.Setenv(n, "") // restores the old value when the test ends
-		os.Unsetenv(n)
 	}
 	none := filepath.Join(t.TempDir(), "none")
 	t.Setenv("AWS_CONFIG_FILE", none)
