@@ -11,6 +11,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 // fakeFetcher counts calls and answers with fn. When gate is set, each call
@@ -64,58 +66,10 @@ var (
 	err503 = &Error{Class: ClassTransient, StatusCode: 503, Message: "Service Unavailable"}
 )
 
-// fakeClock is a manual clock: time moves only on Advance, which fires the
-// After channels that come due.
-type fakeClock struct {
-	mu      sync.Mutex
-	now     time.Time
-	waiters []fakeWaiter
-}
-
-type fakeWaiter struct {
-	at time.Time
-	ch chan time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Date(2026, 8, 12, 10, 0, 0, 0, time.UTC)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
-	return c.now
-}
-
-func (c *fakeClock) After(d time.Duration) <-chan time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
-	ch := make(chan time.Time, 1)
-	if d <= 0 {
-		ch <- c.now
-		return ch
-	}
-	c.waiters = append(c.waiters, fakeWaiter{c.now.Add(d), ch})
-
-	return ch
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-
-	c.now = c.now.Add(d)
-	kept := c.waiters[:0]
-	for _, w := range c.waiters {
-		if w.at.After(c.now) {
-			kept = append(kept, w)
-			continue
-		}
-		w.ch <- c.now
-	}
-	c.waiters = kept
+// newFakeClock returns a manual clock: time moves only on Advance, which
+// fires the After channels that come due.
+func newFakeClock() *testenv.Clock {
+	return testenv.NewClock(time.Date(2026, 8, 12, 10, 0, 0, 0, time.UTC))
 }
 
 // advance moves a synctest bubble's clock by d and lets every goroutine

@@ -9,6 +9,8 @@ import (
 	"testing"
 	"testing/synctest"
 	"time"
+
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 // TestCacheRestartServesPersisted: a second cache on the same file serves
@@ -58,18 +60,18 @@ func TestCacheRestartServesPersisted(t *testing.T) {
 func TestCacheIgnoresUnusablePersisted(t *testing.T) {
 	tests := []struct {
 		name   string
-		mutate func(t *testing.T, path string, clk *fakeClock, o *CacheOptions)
+		mutate func(t *testing.T, path string, clk *testenv.Clock, o *CacheOptions)
 	}{
-		{"other thing", func(_ *testing.T, _ string, _ *fakeClock, o *CacheOptions) { o.ThingName = "other" }},
-		{"other alias", func(_ *testing.T, _ string, _ *fakeClock, o *CacheOptions) { o.RoleAlias = "other" }},
-		{"other endpoint", func(_ *testing.T, _ string, _ *fakeClock, o *CacheOptions) { o.Endpoint = "other" }},
-		{"expired", func(_ *testing.T, _ string, clk *fakeClock, _ *CacheOptions) { clk.Advance(2 * time.Hour) }},
-		{"corrupt", func(t *testing.T, path string, _ *fakeClock, _ *CacheOptions) {
+		{"other thing", func(_ *testing.T, _ string, _ *testenv.Clock, o *CacheOptions) { o.ThingName = "other" }},
+		{"other alias", func(_ *testing.T, _ string, _ *testenv.Clock, o *CacheOptions) { o.RoleAlias = "other" }},
+		{"other endpoint", func(_ *testing.T, _ string, _ *testenv.Clock, o *CacheOptions) { o.Endpoint = "other" }},
+		{"expired", func(_ *testing.T, _ string, clk *testenv.Clock, _ *CacheOptions) { clk.Advance(2 * time.Hour) }},
+		{"corrupt", func(t *testing.T, path string, _ *testenv.Clock, _ *CacheOptions) {
 			if err := os.WriteFile(path, []byte(`{"secret_access_key":"`+testSecret), 0o600); err != nil {
 				t.Fatal(err)
 			}
 		}},
-		{"world readable", func(t *testing.T, path string, _ *fakeClock, _ *CacheOptions) {
+		{"world readable", func(t *testing.T, path string, _ *testenv.Clock, _ *CacheOptions) {
 			if err := os.Chmod(path, 0o644); err != nil {
 				t.Fatal(err)
 			}

@@ -18,6 +18,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 var t0 = time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
@@ -59,19 +61,6 @@ func (f *fakeSource) Status() any {
 		"role_alias": "fleet-a", "expiration": rfc3339(t0.Add(time.Hour))}
 }
 
-// fakeClock is an injectable clock.
-type fakeClock struct{ ns atomic.Int64 }
-
-func newClock(t time.Time) *fakeClock {
-	c := &fakeClock{}
-	c.set(t)
-	return c
-}
-
-func (c *fakeClock) set(t time.Time)     { c.ns.Store(t.UnixNano()) }
-func (c *fakeClock) now() time.Time      { return time.Unix(0, c.ns.Load()).UTC() }
-func (c *fakeClock) add(d time.Duration) { c.ns.Add(int64(d)) }
-
 // logBuffer collects zap output for secret searches.
 type logBuffer struct {
 	mu  sync.Mutex
@@ -100,16 +89,16 @@ func newLogger(b *logBuffer) *zap.Logger {
 // harness is a server with a fake source and a fake clock.
 type harness struct {
 	src   *fakeSource
-	clock *fakeClock
+	clock *testenv.Clock
 	logs  *logBuffer
 	srv   *Server
 }
 
 func newHarness(t testing.TB, o Options) *harness {
 	t.Helper()
-	h := &harness{src: &fakeSource{}, clock: newClock(t0), logs: &logBuffer{}}
+	h := &harness{src: &fakeSource{}, clock: testenv.NewClock(t0), logs: &logBuffer{}}
 	h.src.set(goodCreds(), nil)
-	o.Source, o.Now, o.Logger = h.src, h.clock.now, newLogger(h.logs)
+	o.Source, o.Now, o.Logger = h.src, h.clock.Now, newLogger(h.logs)
 	h.srv = New(o)
 	return h
 }

@@ -37,7 +37,7 @@ func TestIMDSFlow(t *testing.T) {
 		t.Errorf("credentials = %+v, want %+v", creds, want)
 	}
 
-	h.clock.add(60 * time.Second)
+	h.clock.Advance(60 * time.Second)
 	expired := do(t, c, newRequest(t, "GET", base+imdsCredsPath+"fleet-a", nil, tok))
 	if expired.status != 401 {
 		t.Errorf("with an expired token: %d, want 401", expired.status)
@@ -48,7 +48,7 @@ func TestIMDSRefusals(t *testing.T) {
 	h := newHarness(t, Options{RoleName: "fleet-a"})
 	base := h.startTCP(t, h.srv.ServeIMDS)
 	tok := h.srv.imdsIssue(t0.Add(time.Hour))
-	other := New(Options{Source: h.src, Now: h.clock.now}).imdsIssue(t0.Add(time.Hour))
+	other := New(Options{Source: h.src, Now: h.clock.Now}).imdsIssue(t0.Add(time.Hour))
 
 	tests := []struct {
 		name, method, path string

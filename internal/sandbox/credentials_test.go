@@ -56,7 +56,7 @@ func TestCredentialsIssued(t *testing.T) {
 
 	t.Run("fresh credentials each call", func(t *testing.T) {
 		a := checkCredentialsJSON(t, mustGet(t, client, sb.CredentialsEndpoint, testAlias, "sensor-1"))
-		clock.Add(time.Minute)
+		clock.Advance(time.Minute)
 		b := checkCredentialsJSON(t, mustGet(t, client, sb.CredentialsEndpoint, testAlias, "sensor-1"))
 		if a["accessKeyId"] == b["accessKeyId"] || a["secretAccessKey"] == b["secretAccessKey"] ||
 			a["sessionToken"] == b["sessionToken"] {

@@ -7,38 +7,17 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
+
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
-
-// fakeClock is a settable clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func newFakeClock() *fakeClock {
-	return &fakeClock{now: time.Now().UTC().Truncate(time.Second)}
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Add(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.now = c.now.Add(d)
-}
 
 // startSandbox starts a sandbox with a fake clock and closes it at the end
 // of the test.
-func startSandbox(t *testing.T, o Options) (*Sandbox, *fakeClock) {
+func startSandbox(t *testing.T, o Options) (*Sandbox, *testenv.Clock) {
 	t.Helper()
-	clock := newFakeClock()
+	clock := testenv.NewClock(time.Now().UTC().Truncate(time.Second))
 	if o.Now == nil {
 		o.Now = clock.Now
 	}
