@@ -153,9 +153,8 @@ func (p *provisioner) ensurePolicy(ctx context.Context) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("policy %s: %w", name, err)
 	}
-	if !policyAllows(aws.ToString(got.PolicyDocument), "iot:AssumeRoleWithCertificate", p.fleet.RoleAliasARN) {
-		return "", fmt.Errorf("policy %s exists but does not allow iot:AssumeRoleWithCertificate on %s: fix or delete it",
-			name, p.fleet.RoleAliasARN)
+	if why := policyRefusal(aws.ToString(got.PolicyDocument), p.fleet.RoleAliasARN); why != "" {
+		return "", fmt.Errorf("policy %s exists but %s: fix or delete it", name, why)
 	}
 
 	p.mu.Lock()

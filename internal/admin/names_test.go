@@ -78,22 +78,24 @@ func TestParseManifest(t *testing.T) {
 	}
 }
 
-func TestPolicyAllows(t *testing.T) {
+func TestPolicyRefusal(t *testing.T) {
 	alias := "arn:aws:iot:us-east-1:123456789012:rolealias/A"
 	tests := []struct {
 		name, doc string
-		want      bool
+		want      string // "" when allowed, else a part of the reason
 	}{
-		{"exact", PolicyDocument(alias), true},
-		{"wildcards", `{"Statement":[{"Effect":"Allow","Action":["iot:*"],"Resource":"arn:aws:iot:*:*:rolealias/*"}]}`, true},
-		{"other action", `{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}}`, false},
-		{"deny wins", `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"iot:AssumeRoleWithCertificate","Resource":"*"}]}`, false},
-		{"other alias", PolicyDocument(alias + "B"), false},
+		{"exact", PolicyDocument(alias), ""},
+		{"wildcards", `{"Statement":[{"Effect":"Allow","Action":["iot:*"],"Resource":"arn:aws:iot:*:*:rolealias/*"}]}`, ""},
+		{"other action", `{"Statement":{"Effect":"Allow","Action":"iot:Connect","Resource":"*"}}`, "does not allow iot:AssumeRoleWithCertificate on " + alias},
+		{"deny wins", `{"Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Action":"iot:AssumeRoleWithCertificate","Resource":"*"}]}`, "a Deny statement"},
+		{"other alias", PolicyDocument(alias + "B"), "does not allow"},
+		{"not a policy", `allow all`, "cannot be read"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := policyAllows(tt.doc, "iot:AssumeRoleWithCertificate", alias); got != tt.want {
-				t.Errorf("got %v, want %v", got, tt.want)
+			got := policyRefusal(tt.doc, alias)
+			if tt.want == "" && got != "" || !strings.Contains(got, tt.want) {
+				t.Errorf("got %q, want %q", got, firstOf(tt.want, "no refusal"))
 			}
 		})
 	}

@@ -224,7 +224,7 @@ func (a *Admin) checkPolicies(ctx context.Context, certARN, aliasARN string, add
 		if err != nil {
 			return fmt.Errorf("get policy %s: %w", name, err)
 		}
-		if aliasARN != "" && policyAllows(aws.ToString(p.PolicyDocument), "iot:AssumeRoleWithCertificate", aliasARN) {
+		if aliasARN != "" && policyRefusal(aws.ToString(p.PolicyDocument), aliasARN) == "" {
 			add(CondPolicyAllows, true, "policy "+name)
 			return nil
 		}

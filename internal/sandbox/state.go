@@ -1,11 +1,10 @@
 package sandbox
 
 import (
-	"encoding/json"
 	"fmt"
-	"path"
-	"strings"
 	"sync"
+
+	"github.com/edge-agent/edge-agent/internal/iampolicy"
 )
 
 // Account is the AWS account ID that every sandbox ARN carries.
@@ -90,7 +89,9 @@ func (s *State) ARN(service, resource string) string {
 // AuthorizeRoleAlias reports whether the certificate with id may assume the
 // role alias named alias while naming thing (empty when the request carries
 // no thing-name header). On refusal it returns the HTTP status and the
-// message that the IoT credentials provider answers with.
+// message that the IoT credentials provider answers with. Policies are
+// read by [iampolicy.Allows], as admin reads them, so a statement with a
+// Condition neither grants nor denies.
 func (s *State) AuthorizeRoleAlias(id, alias, thing string) (*RoleAlias, int, string) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,7 +111,7 @@ func (s *State) AuthorizeRoleAlias(id, alias, thing string) (*RoleAlias, int, st
 	}
 	for _, name := range cert.Policies {
 		p, ok := s.Policies[name]
-		if ok && policyAllows(p.Document, "iot:AssumeRoleWithCertificate", ra.ARN) {
+		if ok && iampolicy.Allows(p.Document, "iot:AssumeRoleWithCertificate", ra.ARN) {
 			return ra, 0, ""
 		}
 	}
@@ -120,79 +121,6 @@ func (s *State) AuthorizeRoleAlias(id, alias, thing string) (*RoleAlias, int, st
 func contains(list []string, v string) bool {
 	for _, x := range list {
 		if x == v {
-			return true
-		}
-	}
-	return false
-}
-
-// policyAllows reports whether an IAM-style policy document has an Allow
-// statement for action on resource. Action and Resource may be strings or
-// lists and may use '*' wildcards; Deny statements win.
-func policyAllows(doc, action, resource string) bool {
-	var p struct {
-		Statement json.RawMessage
-	}
-	if json.Unmarshal([]byte(doc), &p) != nil {
-		return false
-	}
-	var stmts []struct {
-		Effect   string
-		Action   stringList
-		Resource stringList
-	}
-	if json.Unmarshal(p.Statement, &stmts) != nil {
-		var one struct {
-			Effect   string
-			Action   stringList
-			Resource stringList
-		}
-		if json.Unmarshal(p.Statement, &one) != nil {
-			return false
-		}
-		stmts = append(stmts, one)
-	}
-
-	allowed := false
-	for _, st := range stmts {
-		if !matchAny(st.Action, action, true) || !matchAny(st.Resource, resource, false) {
-			continue
-		}
-		if strings.EqualFold(st.Effect, "Deny") {
-			return false
-		}
-		if strings.EqualFold(st.Effect, "Allow") {
-			allowed = true
-		}
-	}
-	return allowed
-}
-
-// stringList decodes a JSON string or list of strings.
-type stringList []string
-
-func (l *stringList) UnmarshalJSON(b []byte) error {
-	var one string
-	if json.Unmarshal(b, &one) == nil {
-		*l = []string{one}
-		return nil
-	}
-	var many []string
-	if err := json.Unmarshal(b, &many); err != nil {
-		return err
-	}
-	*l = many
-	return nil
-}
-
-func matchAny(patterns []string, v string, fold bool) bool {
-	for _, p := range patterns {
-		if fold {
-			p, v = strings.ToLower(p), strings.ToLower(v)
-		}
-		// path.Match treats '/' specially; ARNs and actions are matched
-		// with '*' spanning any characters, as IAM does.
-		if ok, _ := path.Match(strings.ReplaceAll(p, "/", "\x00"), strings.ReplaceAll(v, "/", "\x00")); ok {
 			return true
 		}
 	}
