@@ -373,6 +373,18 @@ func cpNilIfEmpty(s string) any {
 	return s
 }
 
+// cpCertARNsHolding returns, in certificate-ID order, the ARNs of the
+// certificates whose list that field picks holds name.
+func cpCertARNsHolding(s *State, name string, field func(*Certificate) []string) []string {
+	var arns []string
+	for _, id := range cpSortedKeys(s.Certificates) {
+		if cert := s.Certificates[id]; contains(field(cert), name) {
+			arns = append(arns, cert.ARN)
+		}
+	}
+	return arns
+}
+
 // cpPage returns the page of items that token (an offset) starts, of size
 // (default 50), and the token of the next page ("" at the end).
 func cpPage[T any](items []T, token, size string) ([]T, string) {
@@ -691,11 +703,7 @@ func (c *ControlPlane) listTargetsForPolicy(r *http.Request) (any, *APIError) {
 			e = cpNotFound("Policy", name)
 			return
 		}
-		for _, id := range cpSortedKeys(s.Certificates) {
-			if contains(s.Certificates[id].Policies, name) {
-				targets = append(targets, s.Certificates[id].ARN)
-			}
-		}
+		targets = cpCertARNsHolding(s, name, func(c *Certificate) []string { return c.Policies })
 	})
 	if e != nil {
 		return nil, e
@@ -743,11 +751,7 @@ func (c *ControlPlane) listThingPrincipals(r *http.Request) (any, *APIError) {
 			e = cpNotFound("Thing", name)
 			return
 		}
-		for _, id := range cpSortedKeys(s.Certificates) {
-			if contains(s.Certificates[id].Things, name) {
-				principals = append(principals, s.Certificates[id].ARN)
-			}
-		}
+		principals = cpCertARNsHolding(s, name, func(c *Certificate) []string { return c.Things })
 	})
 	if e != nil {
 		return nil, e
