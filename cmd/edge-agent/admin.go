@@ -65,6 +65,26 @@ func (f *adminFlags) printThen(cmd *cobra.Command, v any, text func() string, er
 	return err
 }
 
+// requiredFlag defines the string flag name, without which cmd refuses to
+// run.
+func requiredFlag(cmd *cobra.Command, p *string, name, usage string) {
+	cmd.Flags().StringVar(p, name, "", usage)
+	_ = cmd.MarkFlagRequired(name)
+}
+
+// runAdmin makes an [admin.Admin] from f, calls call with o and prints its
+// result, even a partial one, as JSON or as text renders it, then returns
+// the call's error.
+func runAdmin[O, R any](ctx context.Context, cmd *cobra.Command, f *adminFlags,
+	call func(*admin.Admin, context.Context, O) (R, error), o O, text func(R) string) error {
+	a, err := f.admin(ctx)
+	if err != nil {
+		return err
+	}
+	res, err := call(a, ctx, o)
+	return f.printThen(cmd, res, func() string { return text(res) }, err)
+}
+
 // signalContext is cancelled by Ctrl-C or SIGTERM, so that a long run
 // stops between steps with its state saved.
 func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
@@ -142,7 +162,7 @@ recorded as tags on the role alias, so later commands need only --fleet.`,
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	fs.StringVar(&o.Fleet, "fleet", "", "fleet name (letters, digits, hyphens; at most 63)")
+	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name (letters, digits, hyphens; at most 63)")
 	fs.StringVar(&o.RoleARN, "role-arn", "", "IAM role the devices' credentials come from")
 	fs.StringVar(&o.Output, "output", "", "SageMaker output location s3://bucket/prefix; its bucket receives device files")
 	fs.BoolVar(&o.WithoutSageMaker, "without-sagemaker", false, "make the fleet an IoT role alias only")
@@ -151,7 +171,6 @@ recorded as tags on the role alias, so later commands need only --fleet.`,
 	fs.StringVar(&policyFile, "permissions-policy", "", "JSON file: the role's permissions (default the SageMaker edge fleet managed policy)")
 	fs.Int32Var(&o.CredentialDuration, "credential-duration", 3600, "credential lifetime in seconds, 900 to 43200 (IoT-only fleets)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan, call nothing")
-	_ = cmd.MarkFlagRequired("fleet")
 	return cmd
 }
 
@@ -194,25 +213,18 @@ run the same command again to resume. Progress goes to stderr.`,
 			o.Manifest, o.Progress = entries, admin.NewProgress(cmd.ErrOrStderr())
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			a, err := f.admin(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := a.ProvisionFleet(ctx, o)
-			return f.printThen(cmd, res, func() string { return bulkText(res) }, err)
+			return runAdmin(ctx, cmd, &f, (*admin.Admin).ProvisionFleet, o, bulkText)
 		},
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	fs.StringVar(&o.Fleet, "fleet", "", "fleet name")
-	fs.StringVar(&manifest, "manifest", "", "CSV file of devices")
+	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
+	requiredFlag(cmd, &manifest, "manifest", "CSV file of devices")
 	fs.StringVar(&o.Bucket, "bucket", "", "bucket for the devices' files (default the fleet's output bucket)")
 	fs.StringVar(&rootCA, "root-ca", "", "PEM file uploaded as AmazonRootCA1.pem (default Amazon Root CA 1; the sandbox CA for the sandbox)")
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "devices in flight at once")
 	fs.IntVar(&o.RegisterBatch, "register-batch", 10, "devices per SageMaker RegisterDevices call")
 	fs.BoolVar(&o.Recheck, "recheck", false, "verify finished devices with read calls instead of trusting the state")
-	_ = cmd.MarkFlagRequired("fleet")
-	_ = cmd.MarkFlagRequired("manifest")
 	return cmd
 }
 
@@ -258,20 +270,14 @@ func newFleetDeleteCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			a, err := f.admin(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := a.DeleteFleet(ctx, o)
-			return f.printThen(cmd, res, func() string { return teardownText(res) }, err)
+			return runAdmin(ctx, cmd, &f, (*admin.Admin).DeleteFleet, o, teardownText)
 		},
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	fs.StringVar(&o.Fleet, "fleet", "", "fleet name")
+	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
 	fs.BoolVar(&o.KeepRole, "keep-role", false, "keep the IAM role even if admin created it")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "devices deprovisioned at once")
-	_ = cmd.MarkFlagRequired("fleet")
 	return cmd
 }
 
@@ -312,18 +318,13 @@ The device then needs only:
 			}
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			a, err := f.admin(ctx)
-			if err != nil {
-				return err
-			}
-			res, err := a.ProvisionDevice(ctx, o)
-			return f.printThen(cmd, res, func() string { return deviceText(res) }, err)
+			return runAdmin(ctx, cmd, &f, (*admin.Admin).ProvisionDevice, o, deviceText)
 		},
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	fs.StringVar(&o.Fleet, "fleet", "", "fleet name")
-	fs.StringVar(&o.Device, "device", "", "device name (letters, digits, hyphens; at most 63)")
+	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
+	requiredFlag(cmd, &o.Device, "device", "device name (letters, digits, hyphens; at most 63)")
 	fs.StringVar(&o.Thing, "thing", "", "IoT thing name (default the device name)")
 	fs.StringVar(&o.ThingType, "thing-type", "", "IoT thing type, created when absent")
 	fs.StringVar(&o.Bucket, "bucket", "", "bucket for the device's files (default the fleet's output bucket)")
@@ -331,8 +332,6 @@ The device then needs only:
 	fs.StringVar(&rootCA, "root-ca", "", "PEM file uploaded as AmazonRootCA1.pem (default Amazon Root CA 1; the sandbox CA for the sandbox)")
 	fs.BoolVar(&o.Recheck, "recheck", false, "verify finished steps with read calls instead of trusting the state")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "print the plan, call nothing")
-	_ = cmd.MarkFlagRequired("fleet")
-	_ = cmd.MarkFlagRequired("device")
 	return cmd
 }
 
@@ -386,11 +385,9 @@ account's. Exit 1 when the device cannot get credentials.`,
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	fs.StringVar(&o.Fleet, "fleet", "", "fleet name")
-	fs.StringVar(&o.Device, "device", "", "device name")
+	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
+	requiredFlag(cmd, &o.Device, "device", "device name")
 	fs.StringVar(&o.Bucket, "bucket", "", "bucket of the device's files when the local state has none")
-	_ = cmd.MarkFlagRequired("fleet")
-	_ = cmd.MarkFlagRequired("device")
 	return cmd
 }
 
@@ -420,21 +417,14 @@ func newDeviceDeprovisionCmd() *cobra.Command {
 		Example: `  edge-agent admin device deprovision --fleet line-1 --device cam-0001`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			a, err := f.admin(cmd.Context())
-			if err != nil {
-				return err
-			}
-			res, err := a.DeprovisionDevice(cmd.Context(), o)
-			return f.printThen(cmd, res, func() string { return teardownText(res) }, err)
+			return runAdmin(cmd.Context(), cmd, &f, (*admin.Admin).DeprovisionDevice, o, teardownText)
 		},
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	fs.StringVar(&o.Fleet, "fleet", "", "fleet name")
-	fs.StringVar(&o.Device, "device", "", "device name")
+	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
+	requiredFlag(cmd, &o.Device, "device", "device name")
 	fs.StringVar(&o.Thing, "thing", "", "IoT thing name (default: as recorded, else the device name)")
 	fs.StringVar(&o.Bucket, "bucket", "", "bucket of the device's files (default: as recorded)")
-	_ = cmd.MarkFlagRequired("fleet")
-	_ = cmd.MarkFlagRequired("device")
 	return cmd
 }
