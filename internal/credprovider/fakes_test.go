@@ -1,7 +1,6 @@
 package credprovider
 
 import (
-	"bytes"
 	"context"
 	"sync"
 	"sync/atomic"
@@ -97,29 +96,10 @@ func runCache(t *testing.T, c *Cache) (stop func()) {
 	}
 }
 
-// logBuffer is a zap logger that writes JSON lines to a buffer, at debug
-// level, so that tests can search everything that was logged.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-
-	return b.buf.String()
-}
-
-func newLogBuffer() (*logBuffer, *zap.Logger) {
-	b := &logBuffer{}
+// newLogBuffer returns a zap logger that writes JSON lines to a buffer, at
+// debug level, so that tests can search everything that was logged.
+func newLogBuffer() (*testenv.Buffer, *zap.Logger) {
+	b := &testenv.Buffer{}
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 
 	return b, zap.New(zapcore.NewCore(enc, zapcore.AddSync(b), zapcore.DebugLevel))

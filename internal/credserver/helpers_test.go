@@ -2,7 +2,6 @@ package credserver
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -61,27 +60,9 @@ func (f *fakeSource) Status() any {
 		"role_alias": "fleet-a", "expiration": rfc3339(t0.Add(time.Hour))}
 }
 
-// logBuffer collects zap output for secret searches.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) Sync() error { return nil }
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-func newLogger(b *logBuffer) *zap.Logger {
+// newLogger returns a zap logger that writes JSON lines to b, at debug
+// level, for secret searches.
+func newLogger(b *testenv.Buffer) *zap.Logger {
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	return zap.New(zapcore.NewCore(enc, b, zap.DebugLevel))
 }
@@ -90,13 +71,13 @@ func newLogger(b *logBuffer) *zap.Logger {
 type harness struct {
 	src   *fakeSource
 	clock *testenv.Clock
-	logs  *logBuffer
+	logs  *testenv.Buffer
 	srv   *Server
 }
 
 func newHarness(t testing.TB, o Options) *harness {
 	t.Helper()
-	h := &harness{src: &fakeSource{}, clock: testenv.NewClock(t0), logs: &logBuffer{}}
+	h := &harness{src: &fakeSource{}, clock: testenv.NewClock(t0), logs: &testenv.Buffer{}}
 	h.src.set(goodCreds(), nil)
 	o.Source, o.Now, o.Logger = h.src, h.clock.Now, newLogger(h.logs)
 	h.srv = New(o)

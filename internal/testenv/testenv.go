@@ -3,6 +3,7 @@
 package testenv
 
 import (
+	"bytes"
 	"context"
 	"os"
 	"path/filepath"
@@ -108,4 +109,28 @@ func (c *Clock) Advance(d time.Duration) {
 		w.ch <- c.now
 	}
 	c.waiters = kept
+}
+
+// Buffer is a bytes.Buffer that goroutines may write to at once, as a
+// logger does, while a test reads it. It is a zapcore.WriteSyncer.
+type Buffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+// Write appends p.
+func (b *Buffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+// Sync does nothing: a Buffer holds no data back.
+func (b *Buffer) Sync() error { return nil }
+
+// String returns everything written so far.
+func (b *Buffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

@@ -44,7 +44,7 @@ type harness struct {
 	sb    *sandbox.Sandbox
 	dir   string
 	cfg   config.Config
-	logs  *syncBuffer
+	logs  *testenv.Buffer
 	log   *zap.Logger
 }
 
@@ -54,7 +54,7 @@ func newHarness(t *testing.T) *harness {
 	ctx := context.Background()
 
 	h := &harness{t: t, clock: testenv.NewClock(time.Now().UTC().Truncate(time.Second))}
-	h.logs = &syncBuffer{}
+	h.logs = &testenv.Buffer{}
 	core := zapcore.NewCore(zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig()),
 		zapcore.AddSync(h.logs), zapcore.DebugLevel)
 	h.log = zap.New(core)
@@ -246,22 +246,4 @@ func freePort(t *testing.T) int {
 	}
 	defer ln.Close()
 	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// syncBuffer is a bytes.Buffer safe for the logger's concurrent writes.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
