@@ -240,7 +240,11 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer cancel()
 
 	errc := make(chan error, len(a.lns)+1)
-	go func() { errc <- a.cache.Run(ctx) }()
+	cacheDone := make(chan struct{})
+	go func() {
+		defer close(cacheDone)
+		errc <- a.cache.Run(ctx)
+	}()
 	for _, l := range a.lns {
 		go func() { errc <- a.serve(l) }()
 	}
@@ -254,6 +258,8 @@ func (a *Agent) Run(ctx context.Context) error {
 			err = nil
 		}
 	}
+	cancel()
+	<-cacheDone // no refresh, and no write of the cache file, after Run returns
 
 	_ = a.notifier.Stopping()
 	a.log.Info("stopping")

@@ -114,6 +114,11 @@ type Cache struct {
 	// kick wakes Run when state changes outside its loop.
 	kick chan struct{}
 
+	// base is the parent of every upstream call's context; stop cancels
+	// it when Run ends, so that no call outlives the daemon.
+	base context.Context
+	stop context.CancelFunc
+
 	mu sync.Mutex
 	st cacheState
 
@@ -166,6 +171,7 @@ func NewCache(o CacheOptions) *Cache {
 		random: o.Rand,
 		kick:   make(chan struct{}, 1),
 	}
+	c.base, c.stop = context.WithCancel(context.Background())
 	c.st.fetcher = o.Fetcher
 	c.st.info = Info{Endpoint: o.Endpoint, ThingName: o.ThingName, RoleAlias: o.RoleAlias, CertNotAfter: o.CertNotAfter}
 

@@ -18,11 +18,14 @@ var errClock = errors.New("device clock is wrong")
 // SetFetcher replaced while it was in flight.
 var errIdentityChanged = errors.New("identity changed during the call; result discarded")
 
-// Run refreshes the credentials until ctx is done, then returns nil. It
-// fetches at once when there are no fresh credentials (a cache loaded from
-// disk waits for its refresh time), then at about half of each lifetime,
-// and after a failure when the backoff ends.
+// Run refreshes the credentials until ctx is done, then cancels any call
+// still in flight, waits for it to be recorded, and returns nil. It fetches
+// at once when there are no fresh credentials (a cache loaded from disk waits
+// for its refresh time), then at about half of each lifetime, and after a
+// failure when the backoff ends. Once Run has returned, the cache makes no
+// more upstream calls: Get serves what it holds.
 func (c *Cache) Run(ctx context.Context) error {
+	defer c.shutdown()
 	for {
 		c.mu.Lock()
 		wait, f := c.planLocked(c.clock.Now())
@@ -40,6 +43,19 @@ func (c *Cache) Run(ctx context.Context) error {
 		case <-c.after(wait):
 		case <-c.kick:
 		}
+	}
+}
+
+// shutdown cancels the call in flight, if any, and waits until it has been
+// recorded, so that nothing writes the cache file after Run returns.
+func (c *Cache) shutdown() {
+	c.stop()
+
+	c.mu.Lock()
+	f := c.st.flight
+	c.mu.Unlock()
+	if f != nil {
+		<-f.done
 	}
 }
 
@@ -107,7 +123,7 @@ func (c *Cache) startLocked() *flight {
 // fly makes one upstream call and records it. The flight stays registered
 // until the result is persisted, so that persisting is never concurrent.
 func (c *Cache) fly(f *flight, fetcher Fetcher, gen uint64) {
-	ctx, cancel := context.WithTimeout(context.Background(), c.o.FetchTimeout)
+	ctx, cancel := context.WithTimeout(c.base, c.o.FetchTimeout)
 	res, err := fetcher.Fetch(ctx)
 	cancel()
 

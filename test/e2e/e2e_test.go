@@ -105,7 +105,9 @@ func TestRefreshAtHalfLife(t *testing.T) {
 	waitReady(t, a.Ready())
 	first := h.currentKey(t)
 
+	waitTimers(t, h.clock)
 	h.clock.Advance(29 * time.Minute)
+	waitTimers(t, h.clock)
 	if got := h.sb.CredentialCalls(); got != 1 {
 		t.Fatalf("upstream calls before half-life: got %d, want 1", got)
 	}
