@@ -15,7 +15,6 @@ import (
 
 	"go.uber.org/zap"
 
-	"github.com/edge-agent/edge-agent/internal/certstore"
 	"github.com/edge-agent/edge-agent/internal/config"
 	"github.com/edge-agent/edge-agent/internal/credprovider"
 	"github.com/edge-agent/edge-agent/internal/credserver"
@@ -60,8 +59,10 @@ type Agent struct {
 	grace    time.Duration
 	clock    credprovider.Clock
 
-	mu  sync.Mutex
-	cfg config.Config
+	mu        sync.Mutex
+	cfg       config.Config
+	fetcher   *identityFetcher
+	reloadErr error
 
 	cache  *credprovider.Cache
 	server *credserver.Server
@@ -100,12 +101,15 @@ func New(o Options) (*Agent, error) {
 		a.clock = systemClock{}
 	}
 
-	fetcher, info, err := a.newFetcher(o.Config)
-	if err != nil {
-		return nil, err
+	a.fetcher = newIdentityFetcher(o.Config, a.clock.Now, a.log)
+	if _, err := a.fetcher.current(); err != nil {
+		// Not fatal: a device may boot before its clock is set or before
+		// bootstrap ran. The cache retries, and clients see the reason.
+		a.log.Error("no usable identity yet; serving 503 until there is one", zap.Error(err))
 	}
+	info := identityInfo(o.Config, a.fetcher)
 	a.cache = credprovider.NewCache(credprovider.CacheOptions{
-		Fetcher:       fetcher,
+		Fetcher:       a.fetcher,
 		Endpoint:      info.Endpoint,
 		ThingName:     info.ThingName,
 		RoleAlias:     info.RoleAlias,
@@ -122,7 +126,7 @@ func New(o Options) (*Agent, error) {
 		return nil, err
 	}
 	a.server = credserver.New(credserver.Options{
-		Source:      source{a.cache},
+		Source:      source{a},
 		Logger:      a.log.Named("credserver"),
 		AllowedUIDs: o.Config.Socket.AllowedUIDs,
 		AllowedGIDs: o.Config.Socket.AllowedGIDs,
@@ -137,34 +141,14 @@ func New(o Options) (*Agent, error) {
 	return a, nil
 }
 
-// newFetcher loads the identity and returns a credentials provider client
-// for cfg, with the facts the cache shows in its status.
-func (a *Agent) newFetcher(cfg config.Config) (*credprovider.Client, credprovider.Info, error) {
-	id, err := certstore.Load(cfg.IdentityDir, a.clock.Now())
-	if err != nil {
-		return nil, credprovider.Info{}, fmt.Errorf("load identity: %w (install one with edge-agent bootstrap)", err)
-	}
-	client, err := credprovider.NewClient(credprovider.ClientOptions{
-		Endpoint:    cfg.CredentialEndpoint,
-		RoleAlias:   cfg.RoleAlias,
-		ThingName:   cfg.ThingName,
-		Certificate: id.TLS,
-		Roots:       id.Roots,
-		UserAgent:   "edge-agent",
-	})
-	if err != nil {
-		return nil, credprovider.Info{}, fmt.Errorf("credentials provider client: %w", err)
-	}
-	a.log.Info("identity loaded",
-		zap.String("identity_dir", cfg.IdentityDir),
-		zap.String("certificate_id", id.Fingerprint),
-		zap.Time("certificate_not_after", id.NotAfter))
-	return client, credprovider.Info{
+// identityInfo names the identity the cache fetches for.
+func identityInfo(cfg config.Config, f *identityFetcher) credprovider.Info {
+	return credprovider.Info{
 		Endpoint:     cfg.CredentialEndpoint,
 		ThingName:    cfg.ThingName,
 		RoleAlias:    cfg.RoleAlias,
-		CertNotAfter: id.NotAfter,
-	}, nil
+		CertNotAfter: f.NotAfter(),
+	}
 }
 
 // token returns the loopback token, creating the token file when the TCP or

@@ -12,29 +12,38 @@ import (
 )
 
 // Reload applies a new configuration and re-reads the identity without
-// dropping clients: a new certificate or credentials endpoint, thing or role
-// alias takes effect at the next refresh (at once when they changed, since the
-// cached credentials then belong to another identity). Listener settings
-// (socket, tcp, imds) need a restart; Reload says so in the log and keeps the
-// listeners it has. On error nothing changes.
+// dropping clients: a new credentials endpoint, thing or role alias takes
+// effect at once, since the cached credentials then belong to another
+// identity. (A new certificate needs no reload: it is picked up at the next
+// refresh.) Listener settings (socket, tcp, imds) need a restart; Reload says
+// so in the log and keeps the listeners it has. On error nothing changes, and
+// the error shows in the status as reload_error until a reload succeeds.
 func (a *Agent) Reload(cfg config.Config) error {
 	_ = a.notifier.Reloading()
 	defer func() { _ = a.notifier.Ready() }()
 
+	err := a.reload(cfg)
+	a.mu.Lock()
+	a.reloadErr = err
+	a.mu.Unlock()
+	return err
+}
+
+func (a *Agent) reload(cfg config.Config) error {
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
-	fetcher, info, err := a.newFetcher(cfg)
-	if err != nil {
+	fetcher := newIdentityFetcher(cfg, a.clock.Now, a.log)
+	if _, err := fetcher.current(); err != nil {
 		return fmt.Errorf("reload: %w", err)
 	}
 
 	a.mu.Lock()
 	old := a.cfg
-	a.cfg = cfg
+	a.cfg, a.fetcher = cfg, fetcher
 	a.mu.Unlock()
 
-	a.cache.SetFetcher(fetcher, info)
+	a.cache.SetFetcher(fetcher, identityInfo(cfg, fetcher))
 	if listenersChanged(old, cfg) {
 		a.log.Warn("socket, tcp and imds settings take effect at the next restart")
 	}

@@ -9,13 +9,14 @@ import (
 	"github.com/edge-agent/edge-agent/internal/credserver"
 )
 
-// source adapts the credentials cache to what the local server reads.
-type source struct{ cache *credprovider.Cache }
+// source adapts the agent's credentials cache to what the local server
+// reads.
+type source struct{ a *Agent }
 
 // Get returns the cache's credentials, passing its reason on when it has
 // none, so that the 503 a client sees says why.
 func (s source) Get(ctx context.Context) (credserver.Credentials, error) {
-	c, err := s.cache.Get(ctx)
+	c, err := s.a.cache.Get(ctx)
 	if err != nil {
 		var ue *credprovider.UnavailableError
 		if errors.As(err, &ue) {
@@ -26,11 +27,38 @@ func (s source) Get(ctx context.Context) (credserver.Credentials, error) {
 	return credserver.Credentials(c), nil
 }
 
-// Status returns the cache's status, which holds no secret.
-func (s source) Status() any { return s.cache.Status() }
+// Status returns the cache's status, which holds no secret, with the
+// certificate in use and the last refused reload.
+func (s source) Status() any { return s.a.Status() }
 
 // systemClock is the wall clock.
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                         { return time.Now() }
 func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
+
+// Status is the body of GET /v1/status: the cache's status, plus the error
+// of the last reload when it was refused (the agent then runs on its previous
+// configuration, which the next restart would not).
+type Status struct {
+	credprovider.Status
+	ReloadError *credprovider.LastError `json:"reload_error,omitempty"`
+}
+
+// Status returns the agent's current status.
+func (a *Agent) Status() Status {
+	st := Status{Status: a.cache.Status()}
+
+	a.mu.Lock()
+	fetcher, reloadErr := a.fetcher, a.reloadErr
+	a.mu.Unlock()
+
+	st.CertificateNotAfter = fetcher.NotAfter()
+	if reloadErr != nil {
+		st.ReloadError = &credprovider.LastError{
+			Class:   credprovider.ClassConfiguration,
+			Message: reloadErr.Error() + " (the agent runs on its previous configuration)",
+		}
+	}
+	return st
+}
