@@ -7,7 +7,7 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 pkg_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q 'install ok installed'; }
 
-for p in mosquitto awscli python3-boto3 systemd qemu-user-static dpkg init-system-helpers; do
+for p in awscli python3-boto3 systemd qemu-user-static dpkg init-system-helpers; do
 	pkg_installed "$p" || need+=("$p")
 done
 # test/clients runs the JavaScript SDK under Node.js (any packaging will do).
