@@ -13,7 +13,7 @@ PLATFORMS := linux/amd64 linux/arm64 linux/arm/7
 # less resident memory on a device (see README).
 TAGS      ?=
 
-.PHONY: all build cross test unit lint integration demo bench deb clean
+.PHONY: all build cross test deps unit lint integration demo bench deb clean
 
 all: build
 
@@ -33,8 +33,13 @@ cross:
 			$(GO) build -trimpath -tags '$(TAGS)' -ldflags '$(LDFLAGS)' -o $$dir/edge-agent ./cmd/edge-agent; \
 	done
 
-## test: vet, staticcheck, unit tests with the race detector, then integration tests
-test: lint unit integration
+## test: install missing test tools, vet, staticcheck, unit tests with the race
+## detector, then integration tests with real components
+test: deps lint unit integration
+
+## deps: the Debian and npm packages the integration tests use, when missing
+deps:
+	./scripts/install-test-deps.sh
 
 lint:
 	@out=$$(gofmt -l .); [ -z "$$out" ] || { echo "gofmt would change:"; echo "$$out"; exit 1; }
