@@ -43,6 +43,10 @@ type Config struct {
 	IMDS IMDSConfig `yaml:"imds"`
 	// Log configures logging.
 	Log LogConfig `yaml:"log"`
+
+	// missingFile is the path [Load] looked for the file at, when no file
+	// was named and none was at [DefaultPath]; "" when a file was read.
+	missingFile string
 }
 
 // SocketConfig configures the unix socket of the local API.
@@ -104,4 +108,11 @@ func (c Config) Clone() Config {
 	c.Socket.AllowedGIDs = append([]int(nil), c.Socket.AllowedGIDs...)
 	c.TCP.Addresses = append([]string(nil), c.TCP.Addresses...)
 	return c
+}
+
+// MissingFile returns the default configuration file that [Load] found
+// missing, or "" when Load read a file (or the Config did not come from
+// Load).
+func (c Config) MissingFile() string {
+	return c.missingFile
 }

@@ -218,6 +218,12 @@ func TestValidate(t *testing.T) {
 		{name: "custom ipv6", mod: func(c *Config) { c.AllowCustomEndpoint, c.CredentialEndpoint = true, "[::1]:8443" }},
 		{name: "custom name", mod: func(c *Config) { c.AllowCustomEndpoint, c.CredentialEndpoint = true, "sandbox.local" }},
 		{name: "custom bad port", mod: func(c *Config) { c.AllowCustomEndpoint, c.CredentialEndpoint = true, "host:0" }, wantKey: "credential_endpoint", wantMsg: "port"},
+		{name: "data endpoint even when custom", mod: func(c *Config) {
+			c.AllowCustomEndpoint, c.CredentialEndpoint = true, "a1b2c3-ats.iot.eu-west-1.amazonaws.com"
+		}, wantKey: "credential_endpoint", wantMsg: "is the IoT data endpoint"},
+		{name: "data endpoint with port when custom", mod: func(c *Config) {
+			c.AllowCustomEndpoint, c.CredentialEndpoint = true, "A1B2C3-ATS.iot.eu-west-1.amazonaws.com:443"
+		}, wantKey: "credential_endpoint", wantMsg: "--endpoint-type iot:CredentialProvider"},
 		{name: "custom with scheme", mod: func(c *Config) { c.AllowCustomEndpoint, c.CredentialEndpoint = true, "https://host" }, wantKey: "credential_endpoint", wantMsg: "without scheme"},
 		{name: "tcp not loopback", mod: func(c *Config) { c.TCP.Port, c.TCP.Addresses = 51080, []string{"0.0.0.0"} }, wantKey: "tcp.addresses", wantMsg: "loopback"},
 		{name: "tcp hostname", mod: func(c *Config) { c.TCP.Port, c.TCP.Addresses = 51080, []string{"example.com"} }, wantKey: "tcp.addresses"},
@@ -374,5 +380,103 @@ func TestSetDoesNotAlias(t *testing.T) {
 	}
 	if got, want := base.Socket.AllowedUIDs, []int{0}; !reflect.DeepEqual(got, want) {
 		t.Errorf("base changed: got %v, want %v", got, want)
+	}
+}
+
+func TestLoadMissingDefaultFile(t *testing.T) {
+	missing := filepath.Join(t.TempDir(), "etc", "config.yaml")
+	old := defaultPath
+	defaultPath = missing
+	t.Cleanup(func() { defaultPath = old })
+	partial := writeTemp(t, "region: eu-west-1\n")
+
+	tests := []struct {
+		name    string
+		opts    LoadOptions
+		want    []string // in Validate's error; none means no error
+		notWant string
+	}{
+		{name: "nothing set", opts: LoadOptions{LookupEnv: env(nil)}, want: []string{
+			"no configuration file at " + missing,
+			"thing_name, role_alias, region and credential_endpoint are not set",
+			"run 'edge-agent bootstrap' (it writes the file) or create " + missing,
+		}, notWant: "is required"},
+		{name: "some keys from the environment", opts: LoadOptions{LookupEnv: env(map[string]string{
+			"EDGE_AGENT_THING_NAME": "sensor-1", "EDGE_AGENT_REGION": "eu-west-1", "EDGE_AGENT_LOG_LEVEL": "loud",
+		})}, want: []string{
+			"no configuration file at " + missing + ", so role_alias and credential_endpoint are not set",
+			"log.level: must be one of",
+		}, notWant: "thing_name"},
+		{name: "every key from the environment", opts: LoadOptions{LookupEnv: env(map[string]string{
+			"EDGE_AGENT_THING_NAME": "sensor-1", "EDGE_AGENT_ROLE_ALIAS": "fleet", "EDGE_AGENT_REGION": "eu-west-1",
+			"EDGE_AGENT_CREDENTIAL_ENDPOINT": "c1.credentials.iot.eu-west-1.amazonaws.com",
+		})}},
+		{name: "a file that lacks keys", opts: LoadOptions{Path: partial, LookupEnv: env(nil)},
+			want: []string{"thing_name: is required"}, notWant: "no configuration file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			c, err := Load(tt.opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+
+			err = c.Validate()
+
+			if len(tt.want) == 0 {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatalf("got no error, want one with %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("got %q, want it to contain %q", err, w)
+				}
+			}
+			if tt.notWant != "" && strings.Contains(err.Error(), tt.notWant) {
+				t.Errorf("got %q, want it without %q", err, tt.notWant)
+			}
+			var fe *FieldError
+			if !errors.As(err, &fe) {
+				t.Errorf("got %v, want errors.As to find a *FieldError", err)
+			}
+		})
+	}
+}
+
+func TestLoadUnknownEnvironment(t *testing.T) {
+	good := writeTemp(t, "thing_name: from-file\n")
+	tests := []struct {
+		name    string
+		environ []string
+		wantErr string
+	}{
+		{"known names", []string{"EDGE_AGENT_CONFIG=/x", "EDGE_AGENT_TCP_PORT=1", "HOME=/root", "EDGE_AGENTX=1"}, ""},
+		{"misspelt", []string{"EDGE_AGENT_SOCKET_PAHT=/tmp/a.sock"},
+			"environment: unknown variable EDGE_AGENT_SOCKET_PAHT (did you mean EDGE_AGENT_SOCKET_PATH?)"},
+		{"part of a name", []string{"EDGE_AGENT_PORT=51080"}, "EDGE_AGENT_PORT (did you mean EDGE_AGENT_TCP_PORT?)"},
+		{"token", []string{"EDGE_AGENT_TOKEN=/run/t"}, "EDGE_AGENT_TOKEN (did you mean EDGE_AGENT_TCP_TOKEN_FILE?)"},
+		{"config file", []string{"EDGE_AGENT_CONFIG_FILE=/etc/x.yaml"}, "did you mean EDGE_AGENT_CONFIG?"},
+		{"several, sorted", []string{"EDGE_AGENT_ZONE=a", "EDGE_AGENT_AREA=b"}, "EDGE_AGENT_AREA (did you mean"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			environ := tt.environ
+			_, err := Load(LoadOptions{Path: good, LookupEnv: env(nil), Environ: func() []string { return environ }})
+
+			if tt.wantErr == "" {
+				if err != nil {
+					t.Fatalf("got %v, want no error", err)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+				t.Fatalf("got error %v, want it to contain %q", err, tt.wantErr)
+			}
+		})
 	}
 }

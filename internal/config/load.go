@@ -17,6 +17,11 @@ type LoadOptions struct {
 	Path string
 	// LookupEnv reads the environment; nil means os.LookupEnv.
 	LookupEnv func(string) (string, bool)
+	// Environ lists the environment as KEY=VALUE strings, so that [Load]
+	// can refuse EDGE_AGENT_* variables that set no key. Nil means
+	// os.Environ when LookupEnv is nil too; with only LookupEnv set, no
+	// variable is refused.
+	Environ func() []string
 	// Overrides maps dotted keys (see [Keys]) to values. They are applied
 	// after the environment and before flags bound with BindFlags.
 	Overrides map[string]string
@@ -58,9 +63,17 @@ func (o *LoadOptions) BindFlags(fs *pflag.FlagSet) {
 // EDGE_AGENT_<KEY> variables, then Overrides, then bound flags. It does not
 // check the values; call [Config.Validate] or [Config.ValidatePartial].
 func Load(opts LoadOptions) (Config, error) {
-	lookup := opts.LookupEnv
+	lookup, environ := opts.LookupEnv, opts.Environ
 	if lookup == nil {
 		lookup = os.LookupEnv
+		if environ == nil {
+			environ = os.Environ
+		}
+	}
+	if environ != nil {
+		if err := checkEnvNames(environ()); err != nil {
+			return Config{}, err
+		}
 	}
 
 	cfg, err := loadFile(opts.Path, lookup)
@@ -78,19 +91,27 @@ func Load(opts LoadOptions) (Config, error) {
 	return opts.applyFlags(cfg)
 }
 
+// defaultPath is [DefaultPath]; tests point it elsewhere.
+var defaultPath = DefaultPath
+
 // loadFile reads the file named by path, EDGE_AGENT_CONFIG or DefaultPath.
+// A missing file at DefaultPath gives the defaults, marked so that
+// [Config.Validate] can say the file is missing rather than only which keys
+// are.
 func loadFile(path string, lookup func(string) (string, bool)) (Config, error) {
 	required := true
 	if path == "" {
 		path, _ = lookup(PathEnv)
 	}
 	if path == "" {
-		path, required = DefaultPath, false
+		path, required = defaultPath, false
 	}
 
 	cfg, err := ParseFile(path)
 	if !required && errors.Is(err, fs.ErrNotExist) {
-		return Default(), nil
+		cfg = Default()
+		cfg.missingFile = path
+		return cfg, nil
 	}
 	return cfg, err
 }

@@ -13,6 +13,8 @@ import (
 type FieldError struct {
 	Key  string // dotted YAML key, e.g. socket.allowed_uids
 	Rule string // what is wrong and what to do
+
+	missing bool // a required key that is not set
 }
 
 func (e *FieldError) Error() string { return "config: " + e.Key + ": " + e.Rule }
@@ -20,15 +22,45 @@ func (e *FieldError) Error() string { return "config: " + e.Key + ": " + e.Rule 
 // ValidationError holds every [FieldError] that a check found.
 type ValidationError struct {
 	Fields []*FieldError
+
+	// MissingFile, when set, is the default configuration file that did
+	// not exist, which is why required keys are missing.
+	MissingFile string
 }
 
-// Error lists the field errors on one line.
+// Error lists the field errors on one line. When the default file is
+// missing, it says so and how to create it instead of listing each missing
+// key's rule.
 func (e *ValidationError) Error() string {
-	parts := make([]string, len(e.Fields))
-	for i, f := range e.Fields {
-		parts[i] = f.Key + ": " + f.Rule
+	var parts, missing []string
+	for _, f := range e.Fields {
+		if e.MissingFile != "" && f.missing {
+			missing = append(missing, f.Key)
+			continue
+		}
+		parts = append(parts, f.Key+": "+f.Rule)
+	}
+	if len(missing) > 0 {
+		head := fmt.Sprintf("no configuration file at %s, so %s %s not set: run 'edge-agent bootstrap' (it writes the file) or create %s with them",
+			e.MissingFile, joinAnd(missing), plural(len(missing), "is", "are"), e.MissingFile)
+		parts = append([]string{head}, parts...)
 	}
 	return "config: " + strings.Join(parts, "; ")
+}
+
+// joinAnd joins names as "a, b and c".
+func joinAnd(names []string) string {
+	if len(names) < 2 {
+		return strings.Join(names, "")
+	}
+	return strings.Join(names[:len(names)-1], ", ") + " and " + names[len(names)-1]
+}
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return one
+	}
+	return many
 }
 
 // Unwrap returns the field errors, so that errors.As finds a *FieldError.
@@ -83,25 +115,25 @@ func (c Config) check(full bool) error {
 	if len(v.errs) == 0 {
 		return nil
 	}
-	return &ValidationError{Fields: v.errs}
+	return &ValidationError{Fields: v.errs, MissingFile: c.missingFile}
 }
 
 func (c Config) checkIdentity(v *validator, full bool) {
 	switch {
 	case c.ThingName == "" && full:
-		v.add("thing_name", "is required (the IoT thing name of this device)")
+		v.missing("thing_name", "is required (the IoT thing name of this device)")
 	case c.ThingName != "" && !thingRE.MatchString(c.ThingName):
 		v.add("thing_name", "must be 1 to 128 characters of a-z, A-Z, 0-9, ':', '_' and '-'; got %q", c.ThingName)
 	}
 	switch {
 	case c.RoleAlias == "" && full:
-		v.add("role_alias", "is required (the IoT role alias that grants this device's AWS role)")
+		v.missing("role_alias", "is required (the IoT role alias that grants this device's AWS role)")
 	case c.RoleAlias != "" && !aliasRE.MatchString(c.RoleAlias):
 		v.add("role_alias", "must be 1 to 128 characters of letters, digits and _=,@-; got %q", c.RoleAlias)
 	}
 	switch {
 	case c.Region == "" && full:
-		v.add("region", "is required (the AWS region of the credentials endpoint, e.g. eu-west-1)")
+		v.missing("region", "is required (the AWS region of the credentials endpoint, e.g. eu-west-1)")
 	case c.Region != "" && !regionRE.MatchString(c.Region):
 		v.add("region", "must be an AWS region such as eu-west-1 or us-gov-west-1; got %q", c.Region)
 	}
@@ -111,8 +143,10 @@ func (c Config) checkEndpoint(v *validator, full bool) {
 	ep := c.CredentialEndpoint
 	switch {
 	case ep == "" && full:
-		v.add("credential_endpoint", "is required; get it with: aws iot describe-endpoint --endpoint-type iot:CredentialProvider")
+		v.missing("credential_endpoint", "is required; get it with: aws iot describe-endpoint --endpoint-type iot:CredentialProvider")
 	case ep == "":
+	case isDataEndpoint(ep):
+		v.add("credential_endpoint", "%s", dataEndpointRule(ep))
 	case c.AllowCustomEndpoint:
 		if err := checkHostPort(ep); err != nil {
 			v.add("credential_endpoint", "%s; got %q", err, ep)
@@ -126,21 +160,34 @@ func (c Config) checkEndpoint(v *validator, full bool) {
 
 // endpointRule returns what is wrong with an AWS credentials endpoint, or "".
 func endpointRule(ep, region string) string {
-	const how = "get it with: aws iot describe-endpoint --endpoint-type iot:CredentialProvider"
 	if strings.Contains(ep, "://") || strings.ContainsAny(ep, "/:") {
 		return fmt.Sprintf("must be a host name only, without scheme, port or path; got %q", ep)
 	}
 	m := endpointRE.FindStringSubmatch(strings.ToLower(ep))
 	if m == nil && dataRE.MatchString(strings.ToLower(ep)) {
-		return fmt.Sprintf("%q is the IoT data endpoint (MQTT and HTTPS publish), not the credentials provider endpoint <prefix>.credentials.iot.<region>.amazonaws.com; %s", ep, how)
+		return dataEndpointRule(ep)
 	}
 	if m == nil {
-		return fmt.Sprintf("must have the form <prefix>.credentials.iot.<region>.amazonaws.com (or .amazonaws.com.cn); got %q; %s, or set allow_custom_endpoint for a test endpoint", ep, how)
+		return fmt.Sprintf("must have the form <prefix>.credentials.iot.<region>.amazonaws.com (or .amazonaws.com.cn); got %q; %s, or set allow_custom_endpoint for a test endpoint", ep, howToGetEndpoint)
 	}
 	if region != "" && m[1] != region {
 		return fmt.Sprintf("is in region %s but region is %s; use the endpoint of region %s or fix region", m[1], region, region)
 	}
 	return ""
+}
+
+const howToGetEndpoint = "get it with: aws iot describe-endpoint --endpoint-type iot:CredentialProvider"
+
+// isDataEndpoint reports whether ep names an ATS data endpoint
+// (<prefix>-ats.iot.<region>...), which is never the credentials provider,
+// whether or not custom endpoints are allowed.
+func isDataEndpoint(ep string) bool {
+	return strings.Contains(strings.ToLower(ep), "-ats.iot.")
+}
+
+// dataEndpointRule explains that ep is the IoT data endpoint.
+func dataEndpointRule(ep string) string {
+	return fmt.Sprintf("%q is the IoT data endpoint (MQTT and HTTPS publish), not the credentials provider endpoint <prefix>.credentials.iot.<region>.amazonaws.com; %s", ep, howToGetEndpoint)
 }
 
 // RegionFromEndpoint returns the region named in an AWS credentials
@@ -200,6 +247,11 @@ type validator struct{ errs []*FieldError }
 
 func (v *validator) add(key, format string, args ...any) {
 	v.errs = append(v.errs, &FieldError{Key: key, Rule: fmt.Sprintf(format, args...)})
+}
+
+// missing records a required key that is not set.
+func (v *validator) missing(key, rule string) {
+	v.errs = append(v.errs, &FieldError{Key: key, Rule: rule, missing: true})
 }
 
 func (v *validator) absPath(key, p string, required bool) {
