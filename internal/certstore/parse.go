@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto"
 	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rsa"
 	"crypto/sha256"
 	"crypto/tls"
@@ -23,8 +24,9 @@ var bareNames = names{CertFile, KeyFile, CAFile}
 
 // Parse checks an identity: the certificate PEM parses (CRLF line ends, a
 // UTF-8 BOM, a missing final newline and a chain after the leaf are
-// accepted), the key is RSA or EC in PKCS#1, SEC 1 or PKCS#8 form and
-// matches the certificate, the certificate is valid at now, and the CA file
+// accepted), the key is RSA (2048 bits or more) or EC (P-256, P-384 or
+// P-521) in PKCS#1, SEC 1 or PKCS#8 form, as AWS IoT requires, and matches
+// the certificate, the certificate is valid at now, and the CA file
 // holds one or more CA certificates valid at now. Every error names the
 // file and says what to fix; none contains key material.
 func Parse(f Files, now time.Time) (*Identity, error) {
@@ -151,7 +153,11 @@ func parseKey(data []byte, name string) (crypto.Signer, error) {
 		case b.Type == "ENCRYPTED PRIVATE KEY" || strings.Contains(b.Headers["Proc-Type"], "ENCRYPTED"):
 			return nil, fmt.Errorf("%s: %w with a passphrase; the agent needs it unencrypted: openssl pkey -in %s -out %s.plain, then replace the file", name, ErrEncryptedKey, name, name)
 		case isKeyBlock(b.Type):
-			return decodeKey(b, name)
+			key, err := decodeKey(b, name)
+			if err != nil {
+				return nil, err
+			}
+			return key, checkKeyStrength(key, name)
 		case b.Type == "CERTIFICATE":
 			return nil, fmt.Errorf("%s: holds a certificate, not a private key; were the files swapped?", name)
 		case b.Type == "PUBLIC KEY" || b.Type == "RSA PUBLIC KEY":
@@ -182,10 +188,33 @@ func decodeKey(b *pem.Block, name string) (crypto.Signer, error) {
 		case *ecdsa.PrivateKey:
 			return k, nil
 		default:
-			return nil, fmt.Errorf("%s: key type %T is not supported; AWS IoT device keys are RSA or EC (P-256, P-384)", name, k)
+			return nil, fmt.Errorf("%s: key type %T is not supported; AWS IoT device keys are RSA or EC (RSA of 2048 bits or more, EC on P-256, P-384 or P-521)", name, k)
 		}
 	}
 	return nil, fmt.Errorf("%s: %s block is not a valid RSA or EC key in PKCS#1, SEC 1 or PKCS#8 form; the file is damaged, fetch it again", name, b.Type)
+}
+
+// minRSABits is the smallest RSA key AWS IoT accepts.
+const minRSABits = 2048
+
+// checkKeyStrength refuses keys that AWS IoT does not accept: RSA under
+// 2048 bits, and EC keys on curves other than P-256, P-384 and P-521.
+func checkKeyStrength(key crypto.Signer, name string) error {
+	const fix = "issue a new key and certificate for this device"
+	switch k := key.(type) {
+	case *rsa.PrivateKey:
+		if bits := k.N.BitLen(); bits < minRSABits {
+			return fmt.Errorf("%s: RSA key has %d bits; AWS IoT requires at least %d: %s", name, bits, minRSABits, fix)
+		}
+	case *ecdsa.PrivateKey:
+		switch k.Curve {
+		case elliptic.P256(), elliptic.P384(), elliptic.P521():
+		default:
+			return fmt.Errorf("%s: EC key on curve %s (%d bits); AWS IoT accepts only P-256, P-384 and P-521: %s",
+				name, k.Curve.Params().Name, k.Curve.Params().BitSize, fix)
+		}
+	}
+	return nil
 }
 
 func checkMatch(leaf *x509.Certificate, key crypto.Signer, n names) error {

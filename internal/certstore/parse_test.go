@@ -46,6 +46,7 @@ func TestParseAccepts(t *testing.T) {
 	rsaF := newFixture(t, certtest.RSA2048)
 	ecF := newFixture(t, certtest.ECP256)
 	p384 := newFixture(t, certtest.ECP384)
+	p521 := newFixture(t, certtest.ECP521)
 	ecParams := append([]byte("-----BEGIN EC PARAMETERS-----\nBggqhkjOPQMBBw==\n-----END EC PARAMETERS-----\n"), ecF.leaf.KeyPEM...)
 	crlf := func(b []byte) []byte { return bytes.ReplaceAll(b, []byte("\n"), []byte("\r\n")) }
 
@@ -59,6 +60,7 @@ func TestParseAccepts(t *testing.T) {
 		{"ec sec1", ecF, func(*Files) {}},
 		{"ec pkcs8", ecF, func(f *Files) { f.Key = ecF.leaf.KeyPEMAs(certtest.PKCS8) }},
 		{"ec p384", p384, func(*Files) {}},
+		{"ec p521", p521, func(*Files) {}},
 		{"ec parameters before key", ecF, func(f *Files) { f.Key = ecParams }},
 		{"crlf everywhere", ecF, func(f *Files) { f.Cert, f.Key, f.CA = crlf(f.Cert), crlf(f.Key), crlf(f.CA) }},
 		{"utf-8 bom", ecF, func(f *Files) { f.Cert = append([]byte("\xef\xbb\xbf"), f.Cert...) }},
@@ -118,6 +120,8 @@ func TestParseRejects(t *testing.T) {
 	pkcs8Enc := pem.EncodeToMemory(&pem.Block{Type: "ENCRYPTED PRIVATE KEY", Bytes: bytes.Repeat([]byte{7}, 64)})
 	truncatedKey := fx.leaf.KeyPEM[:len(fx.leaf.KeyPEM)/2]
 	damagedKey := pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: []byte{0x30, 1, 2, 3}})
+	rsa1024 := fx.ca.Issue("weak", certtest.RSA1024, testNow.Add(-time.Hour), testNow.AddDate(1, 0, 0))
+	p224 := fx.ca.Issue("p224", certtest.ECP224, testNow.Add(-time.Hour), testNow.AddDate(1, 0, 0))
 
 	tests := []struct {
 		name     string
@@ -139,6 +143,9 @@ func TestParseRejects(t *testing.T) {
 		{"legacy encrypted key", func(f *Files) { f.Key = legacyEnc }, KeyFile, "passphrase", ErrEncryptedKey},
 		{"pkcs8 encrypted key", func(f *Files) { f.Key = pkcs8Enc }, KeyFile, "passphrase", ErrEncryptedKey},
 		{"ed25519 key", func(f *Files) { f.Key = edPEM }, KeyFile, "RSA or EC", nil},
+		{"rsa 1024", func(f *Files) { f.Cert, f.Key = rsa1024.CertPEM, rsa1024.KeyPEM }, KeyFile, "RSA key has 1024 bits; AWS IoT requires at least 2048", nil},
+		{"rsa 1024 pkcs8", func(f *Files) { f.Cert, f.Key = rsa1024.CertPEM, rsa1024.KeyPEMAs(certtest.PKCS8) }, KeyFile, "1024 bits", nil},
+		{"ec p224", func(f *Files) { f.Cert, f.Key = p224.CertPEM, p224.KeyPEM }, KeyFile, "curve P-224 (224 bits); AWS IoT accepts only P-256, P-384 and P-521", nil},
 		{"mismatched key", func(f *Files) { f.Key = other.leaf.KeyPEM }, KeyFile, "install the key that was created with this certificate", ErrKeyMismatch},
 		{"rsa key for ec cert", func(f *Files) { f.Key = rsaF.leaf.KeyPEM }, KeyFile, "public keys differ", ErrKeyMismatch},
 		{"expired", func(f *Files) { f.Cert, f.Key = expired.CertPEM, expired.KeyPEM }, CertFile, "device clock is 2026-08-01T12:00:00Z", ErrExpired},

@@ -29,6 +29,13 @@ const (
 	RSA2048 KeyType = "rsa2048"
 	ECP256  KeyType = "ec-p256"
 	ECP384  KeyType = "ec-p384"
+	ECP521  KeyType = "ec-p521"
+)
+
+// Key types that AWS IoT refuses, for tests of that refusal.
+const (
+	RSA1024 KeyType = "rsa1024"
+	ECP224  KeyType = "ec-p224"
 )
 
 // Encoding selects the PEM form of a private key.
@@ -129,7 +136,7 @@ func (ca *CA) issue(tmpl *x509.Certificate, kt KeyType) *Leaf {
 	key := NewKey(kt)
 	cert, certPEM := sign(tmpl, ca.Cert, key.Public(), ca.Key)
 	enc := SEC1
-	if kt == RSA2048 {
+	if _, isRSA := key.(*rsa.PrivateKey); isRSA {
 		enc = PKCS1
 	}
 	return &Leaf{Cert: cert, Key: key, CertPEM: certPEM, KeyPEM: EncodeKey(key, enc)}
@@ -149,8 +156,14 @@ func NewKey(kt KeyType) crypto.Signer {
 	switch kt {
 	case RSA2048:
 		key, err = rsa.GenerateKey(rand.Reader, 2048)
+	case RSA1024:
+		key, err = rsa.GenerateKey(rand.Reader, 1024)
 	case ECP384:
 		key, err = ecdsa.GenerateKey(elliptic.P384(), rand.Reader)
+	case ECP521:
+		key, err = ecdsa.GenerateKey(elliptic.P521(), rand.Reader)
+	case ECP224:
+		key, err = ecdsa.GenerateKey(elliptic.P224(), rand.Reader)
 	default:
 		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	}
