@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/spf13/cobra"
 
@@ -26,6 +27,7 @@ type bootstrapFlags struct {
 	thing, roleAlias, endpoint          string
 	owner                               string
 	allowCustomEndpoint, force, verify  bool
+	timeout                             time.Duration
 }
 
 const bootstrapExamples = `  # From S3, with the AWS SDK's default credentials (environment, ~/.aws, instance role)
@@ -67,6 +69,10 @@ edge-agent user is used if it exists (the package creates it); otherwise files
 belong to whoever runs bootstrap. --owner root keeps everything root's. A kept
 identity is given to the owner too, which repairs an older root-owned install.
 
+An endpoint that does not answer fails the command after --timeout (2m by
+default) with one line that names it; each S3 request also gives up on its
+own (10s to connect, 30s for an answer, at most 3 tries).
+
 Exit status: 0 when the identity is installed or already valid, 1 on error.`,
 		Example: bootstrapExamples,
 		Args:    cobra.NoArgs,
@@ -96,6 +102,7 @@ func addBootstrapFlags(cmd *cobra.Command, f *bootstrapFlags) {
 	fs.StringVar(&f.owner, "owner", "", "`USER[:GROUP]` to give the identity, and config.yaml's group, to (default: "+bootstrap.ServiceUser+" when run as root and that user exists)")
 	fs.BoolVar(&f.force, "force", false, "replace an installed identity even if it is valid")
 	fs.BoolVar(&f.verify, "verify", false, "make one credentials call with the new identity before installing it")
+	fs.DurationVar(&f.timeout, "timeout", 2*time.Minute, "give up after this long (each S3 request also has its own timeouts and at most 3 tries)")
 }
 
 func runBootstrap(cmd *cobra.Command, f bootstrapFlags) error {
@@ -116,6 +123,7 @@ func runBootstrap(cmd *cobra.Command, f bootstrapFlags) error {
 		ConfigPath:  bootstrapConfigPath(f.configPath),
 		Force:       f.force,
 		Owner:       owner,
+		Timeout:     f.timeout,
 		Settings: bootstrap.Settings{
 			ThingName:           f.thing,
 			RoleAlias:           f.roleAlias,

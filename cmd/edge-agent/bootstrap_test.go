@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,6 +13,7 @@ import (
 	"github.com/edge-agent/edge-agent/internal/certstore"
 	"github.com/edge-agent/edge-agent/internal/certstore/certtest"
 	"github.com/edge-agent/edge-agent/internal/config"
+	"github.com/edge-agent/edge-agent/internal/testenv"
 )
 
 func runCLI(t *testing.T, args ...string) (stdout string, err error) {
@@ -182,5 +184,41 @@ func TestParseFromURLs(t *testing.T) {
 				t.Errorf("got (%v, %v), want %d URLs", got, err, tt.want)
 			}
 		})
+	}
+}
+
+func TestBootstrapCommandTimeout(t *testing.T) {
+	testenv.ClearAWS(t)
+	t.Setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+	t.Setenv("AWS_SECRET_ACCESS_KEY", "test-secret-access-key")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	accepted := make(chan net.Conn, 16)
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				close(accepted)
+				return
+			}
+			accepted <- c
+		}
+	}()
+	t.Cleanup(func() {
+		ln.Close()
+		for c := range accepted {
+			c.Close()
+		}
+	})
+	endpoint := "http://" + ln.Addr().String()
+
+	_, err = runCLI(t, "bootstrap", "--bucket", "b1", "--endpoint-url", endpoint, "--timeout", "300ms",
+		"--identity-dir", filepath.Join(t.TempDir(), "identity"), "--config", filepath.Join(t.TempDir(), "c.yaml"))
+
+	want := "gave up after 300ms (--timeout)"
+	if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "cannot reach "+endpoint) {
+		t.Fatalf("got %v, want %q and cannot reach %s", err, want, endpoint)
 	}
 }

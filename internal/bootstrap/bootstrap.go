@@ -66,6 +66,9 @@ type Options struct {
 	Logger *zap.Logger
 	// MaxObjectSize caps each fetched file; 0 means [MaxObjectSize].
 	MaxObjectSize int64
+	// Timeout bounds the whole of Run (fetch, verify and install); 0
+	// means no bound beyond ctx and the sources' own timeouts.
+	Timeout time.Duration
 }
 
 // Result says what [Run] did.
@@ -117,7 +120,21 @@ func (r Result) String() string {
 // The identity is installed before the configuration is written, so a
 // failure to write the configuration leaves the new identity with the old
 // configuration; running bootstrap again with --force repairs it.
+// Timeout, when set, bounds all of it; the error then says so.
 func Run(ctx context.Context, opts Options) (Result, error) {
+	if opts.Timeout <= 0 {
+		return run(ctx, opts)
+	}
+	ctx, cancel := context.WithTimeout(ctx, opts.Timeout)
+	defer cancel()
+	res, err := run(ctx, opts)
+	if err != nil && errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return res, fmt.Errorf("gave up after %s (--timeout): %w", opts.Timeout, err)
+	}
+	return res, err
+}
+
+func run(ctx context.Context, opts Options) (Result, error) {
 	opts = withDefaults(opts)
 	log := opts.Logger.Named("bootstrap")
 	now := opts.Now()

@@ -13,6 +13,8 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+
+	"github.com/edge-agent/edge-agent/internal/awsclient"
 )
 
 // defaultS3Region is used when neither --region nor the SDK's environment
@@ -33,8 +35,12 @@ type S3Options struct {
 	EndpointURL string
 	// Credentials replaces the SDK default credential chain when set.
 	Credentials aws.CredentialsProvider
-	// HTTPClient replaces the SDK's HTTP client when set.
+	// HTTPClient replaces the SDK's HTTP client when set; Timeouts then
+	// only bound the retries.
 	HTTPClient *http.Client
+	// Timeouts bound each request and its retries; zero fields take
+	// [awsclient.DefaultTimeouts].
+	Timeouts awsclient.Timeouts
 }
 
 // S3Source reads the authorization files from s3://Bucket/Prefix with the
@@ -44,6 +50,9 @@ type S3Source struct {
 	bucket string
 	prefix string
 	region string
+	// endpoint names the S3 endpoint in errors when the failed request
+	// does not.
+	endpoint string
 }
 
 // NewS3Source builds an S3 client from the SDK's default configuration and
@@ -61,7 +70,10 @@ func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
 	}
 	if opts.HTTPClient != nil {
 		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(opts.HTTPClient))
+	} else {
+		loadOpts = append(loadOpts, awsconfig.WithHTTPClient(awsclient.HTTPClient(opts.Timeouts)))
 	}
+	loadOpts = append(loadOpts, awsconfig.WithRetryer(awsclient.Retryer(opts.Timeouts)))
 	cfg, err := awsconfig.LoadDefaultConfig(ctx, loadOpts...)
 	if err != nil {
 		return nil, fmt.Errorf("s3 source: load AWS SDK configuration: %w", err)
@@ -79,7 +91,12 @@ func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
 			o.UsePathStyle = true
 		}
 	})
-	return &S3Source{client: client, bucket: opts.Bucket, prefix: cleanPrefix(opts.Prefix), region: cfg.Region}, nil
+	endpoint := opts.EndpointURL
+	if endpoint == "" {
+		endpoint = "https://s3." + cfg.Region + ".amazonaws.com"
+	}
+	return &S3Source{client: client, bucket: opts.Bucket, prefix: cleanPrefix(opts.Prefix), region: cfg.Region,
+		endpoint: endpoint}, nil
 }
 
 func cleanPrefix(p string) string {
@@ -113,6 +130,9 @@ var expectingRE = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
 
 // describe turns an S3 error into one that says what to fix.
 func (s *S3Source) describe(err error, where string) error {
+	if endpoint, cause, ok := awsclient.Unreachable(err, s.endpoint); ok {
+		return fmt.Errorf("%s: %w", where, awsclient.UnreachableError(endpoint, cause))
+	}
 	var api smithy.APIError
 	if !errors.As(err, &api) {
 		return fmt.Errorf("%s: %w", where, err)
