@@ -3,12 +3,14 @@ package certstore
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -53,29 +55,53 @@ func install(ops fileOps, dir string, f Files, now time.Time, owner *Owner) erro
 	f = Files{Cert: normalize(f.Cert), Key: normalize(f.Key), CA: normalize(f.CA)}
 
 	if err := prepareDir(ops, dir); err != nil {
-		return fmt.Errorf("install identity %s: %w", dir, err)
+		return installError(dir, err, true)
 	}
 	if err := adoptHandMade(ops, dir, owner); err != nil {
-		return fmt.Errorf("install identity %s: adopt existing files: %w", dir, err)
+		return installError(dir, fmt.Errorf("adopt existing files: %w", err), true)
 	}
 
 	set, err := writeSet(ops, dir, f, owner)
 	if err != nil {
 		ops.RemoveAll(filepath.Join(dir, set))
-		return fmt.Errorf("install identity %s: %w", dir, err)
+		return installError(dir, err, true)
 	}
 	if err := swapCurrent(ops, dir, set, owner); err != nil {
-		return fmt.Errorf("install identity %s: %w", dir, err)
+		return installError(dir, err, true)
 	}
 	if err := ensureLinks(ops, dir, owner); err != nil {
-		return fmt.Errorf("install identity %s: %w", dir, err)
+		return installError(dir, err, false)
 	}
 	if err := chownDir(ops, dir, owner); err != nil {
-		return fmt.Errorf("install identity %s: %w", dir, err)
+		return installError(dir, err, false)
 	}
 
 	cleanup(ops, dir, set)
 	return nil
+}
+
+// installError says which install of dir failed and, when the file system
+// is full, what to do. unchanged tells whether the failure came before the
+// new set replaced the old one.
+func installError(dir string, err error, unchanged bool) error {
+	if !errors.Is(err, syscall.ENOSPC) {
+		return fmt.Errorf("install identity %s: %w", dir, err)
+	}
+	state := "the previous identity is unchanged"
+	if !unchanged {
+		state = "the new identity is in place but its links may be incomplete"
+	}
+	return fmt.Errorf("install identity %s: %w; free some space on the file system of %s and run again; %s", dir, err, dir, state)
+}
+
+// writeError describes a failed write of path without repeating the path
+// when err, as an *fs.PathError, already names it.
+func writeError(path string, err error) error {
+	var pe *fs.PathError
+	if errors.As(err, &pe) && pe.Path == path {
+		err = pe.Err
+	}
+	return fmt.Errorf("write %s: %w", path, err)
 }
 
 func prepareDir(ops fileOps, dir string) error {
@@ -98,7 +124,7 @@ func writeSet(ops fileOps, dir string, f Files, owner *Owner) (string, error) {
 	for _, pf := range publicFiles {
 		p := filepath.Join(setDir, pf.name)
 		if err := ops.WriteFile(p, data[pf.name], pf.mode); err != nil {
-			return set, fmt.Errorf("write %s: %w", p, err)
+			return set, writeError(p, err)
 		}
 	}
 	if err := chownSet(ops, dir, set, owner); err != nil {

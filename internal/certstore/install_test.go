@@ -212,8 +212,12 @@ func TestInstallFullDiskKeepsOld(t *testing.T) {
 			if !errors.Is(err, syscall.ENOSPC) {
 				t.Fatalf("got %v, want ENOSPC", err)
 			}
-			if !strings.Contains(err.Error(), name) {
-				t.Errorf("got %q, want it to name %s", err, name)
+			if got := strings.Count(err.Error(), "/"+name); got != 1 {
+				t.Errorf("got %q, want it to name %s once (got %d)", err, name, got)
+			}
+			wantHint := "no space left on device; free some space on the file system of " + dir + " and run again; the previous identity is unchanged"
+			if !strings.HasSuffix(err.Error(), wantHint) {
+				t.Errorf("got %q, want it to end with %q", err, wantHint)
 			}
 			assertLoads(t, dir, fingerprintOf(t, old.files()))
 			if got := sets(t, dir); len(got) != 1 {
