@@ -66,8 +66,8 @@ func removeStaleSocket(path string) error {
 		return fmt.Errorf("check socket path: %w", err)
 	}
 	if fi.Mode().Type() != fs.ModeSocket {
-		return fmt.Errorf("socket path %s exists and is not a socket (%s): remove it or change socket.path",
-			path, fi.Mode().Type())
+		return fmt.Errorf("socket path %s is %s, not a socket: remove it or choose another socket.path",
+			path, describeType(fi.Mode()))
 	}
 
 	c, err := net.DialTimeout("unix", path, time.Second)
@@ -85,6 +85,25 @@ func removeStaleSocket(path string) error {
 	return nil
 }
 
+// describeType names the kind of file m belongs to, with an article.
+func describeType(m fs.FileMode) string {
+	switch t := m.Type(); {
+	case t == 0:
+		return "a regular file"
+	case t&fs.ModeDir != 0:
+		return "a folder"
+	case t&fs.ModeSymlink != 0:
+		return "a symbolic link"
+	case t&fs.ModeNamedPipe != 0:
+		return "a named pipe"
+	case t&fs.ModeCharDevice != 0:
+		return "a character device"
+	case t&fs.ModeDevice != 0:
+		return "a block device"
+	}
+	return "a special file"
+}
+
 // ChownGroup gives path to group, a group name or a numeric gid. An empty
 // group leaves path as it is.
 func ChownGroup(path, group string) error {
@@ -95,6 +114,11 @@ func ChownGroup(path, group string) error {
 	gid, err := strconv.Atoi(group)
 	if err != nil {
 		g, lerr := user.LookupGroup(group)
+		var unknown user.UnknownGroupError
+		if errors.As(lerr, &unknown) {
+			return fmt.Errorf("give %s to group %s: no such group: create it (groupadd --system %s) or change socket.group",
+				path, group, group)
+		}
 		if lerr != nil {
 			return fmt.Errorf("look up group %q for %s: %w", group, path, lerr)
 		}
@@ -158,7 +182,12 @@ func listenOne(addr string, port int) (net.Listener, error) {
 	if ip.To4() == nil {
 		network = "tcp6"
 	}
-	ln, err := net.Listen(network, net.JoinHostPort(addr, strconv.Itoa(port)))
+	hostPort := net.JoinHostPort(addr, strconv.Itoa(port))
+	ln, err := net.Listen(network, hostPort)
+	if errors.Is(err, syscall.EADDRINUSE) {
+		return nil, fmt.Errorf("listen on %s: %w: another program holds port %d (find it with: ss -ltnp 'sport = :%d'); stop it or choose another port (tcp.port, or imds.port for the IMDS door)",
+			hostPort, syscall.EADDRINUSE, port, port)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("listen on loopback: %w", err)
 	}

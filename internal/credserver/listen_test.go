@@ -2,6 +2,7 @@ package credserver
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net"
 	"os"
@@ -28,12 +29,17 @@ func TestListenUnix(t *testing.T) {
 			if err := os.WriteFile(path, []byte("x"), 0o600); err != nil {
 				t.Fatal(err)
 			}
-		}, "exists and is not a socket"},
+		}, "is a regular file, not a socket: remove it or choose another socket.path"},
 		{"folder refused", func(t *testing.T, path string) {
 			if err := os.Mkdir(path, 0o700); err != nil {
 				t.Fatal(err)
 			}
-		}, "exists and is not a socket"},
+		}, "is a folder, not a socket: remove it or choose another socket.path"},
+		{"named pipe refused", func(t *testing.T, path string) {
+			if err := unix.Mkfifo(path, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}, "is a named pipe, not a socket"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -236,7 +242,8 @@ func TestListenLoopback(t *testing.T) {
 		{"defaults share one port", nil, 0, -1, ""},
 		{"not loopback", []string{"0.0.0.0"}, 0, 0, "not a loopback IP address"},
 		{"a name", []string{"localhost"}, 0, 0, "not a loopback IP address"},
-		{"port held by another program", []string{"127.0.0.1"}, busyPort, 0, "address already in use"},
+		{"port held by another program", []string{"127.0.0.1"}, busyPort, 0, fmt.Sprintf(
+			"address already in use: another program holds port %d (find it with: ss -ltnp 'sport = :%d'); stop it or choose another port (tcp.port", busyPort, busyPort)},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -264,6 +271,35 @@ func TestListenLoopback(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+func TestListenLoopbackInUseIsErrno(t *testing.T) {
+	busy, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer busy.Close()
+
+	lns, err := ListenLoopback([]string{"127.0.0.1"}, busy.Addr().(*net.TCPAddr).Port, nil)
+
+	if !errors.Is(err, syscall.EADDRINUSE) {
+		closeAll(lns)
+		t.Fatalf("got %v, want errors.Is EADDRINUSE", err)
+	}
+}
+
+func TestChownGroupUnknown(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "token")
+	if err := os.WriteFile(path, nil, 0o640); err != nil {
+		t.Fatal(err)
+	}
+
+	err := ChownGroup(path, "no-such-group-edge-agent")
+
+	want := "no such group: create it (groupadd --system no-such-group-edge-agent) or change socket.group"
+	if err == nil || !strings.Contains(err.Error(), want) {
+		t.Fatalf("got %v, want an error containing %q", err, want)
 	}
 }
 
