@@ -56,6 +56,7 @@ func (f *adminFlags) print(w io.Writer, v any, text func() string) error {
 // printThen prints the result, even a partial one, then returns err. An
 // empty result (a refusal before any call) is not printed.
 func (f *adminFlags) printThen(cmd *cobra.Command, v any, text func() string, err error) error {
+	err = admin.Explain(err)
 	if err != nil && reflect.ValueOf(v).IsZero() {
 		return err
 	}

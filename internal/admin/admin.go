@@ -36,6 +36,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	"go.uber.org/zap"
+
+	"github.com/edge-agent/edge-agent/internal/awsclient"
 )
 
 // Options configures an [Admin].
@@ -56,7 +58,8 @@ type Options struct {
 	// S3PathStyle forces path-style S3 addressing; it is on anyway when
 	// any custom endpoint is configured.
 	S3PathStyle bool
-	// Logger receives debug and progress logs; nil means none.
+	// Logger receives debug and progress logs, and the AWS SDK's own
+	// messages at debug level; nil means none.
 	Logger *zap.Logger
 	// AWSConfig, when set, is used instead of loading the default chain
 	// (tests and embedding).
@@ -128,10 +131,14 @@ func loadAWSConfig(ctx context.Context, o Options) (aws.Config, error) {
 		if o.EndpointURL != "" {
 			cfg.BaseEndpoint = aws.String(o.EndpointURL)
 		}
+		cfg.Credentials = awsclient.MarkCredentialErrors(cfg.Credentials)
 		return cfg, nil
 	}
 
-	var opts []func(*awsconfig.LoadOptions) error
+	opts := []func(*awsconfig.LoadOptions) error{
+		awsconfig.WithLogger(awsclient.Logger(o.Logger)),
+		awsconfig.WithHTTPClient(awsclient.HTTPClient(awsclient.Timeouts{})),
+	}
 	if o.Region != "" {
 		opts = append(opts, awsconfig.WithRegion(o.Region))
 	}
@@ -145,6 +152,7 @@ func loadAWSConfig(ctx context.Context, o Options) (aws.Config, error) {
 	if err != nil {
 		return aws.Config{}, fmt.Errorf("load aws config: %w", err)
 	}
+	cfg.Credentials = awsclient.MarkCredentialErrors(cfg.Credentials)
 	return cfg, nil
 }
 

@@ -5,7 +5,26 @@ import (
 
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
+
+	"github.com/edge-agent/edge-agent/internal/awsclient"
 )
+
+// Explain turns a credential chain failure or an endpoint that cannot be
+// reached, anywhere in err, into one line that says what to do instead of
+// the SDK's text; other errors are returned as they are.
+func Explain(err error) error {
+	if err == nil {
+		return nil
+	}
+	if ce, ok := awsclient.AsCredentialsError(err); ok {
+		return awsclient.CredentialsMessage(ce, "",
+			"set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE (or --profile), or run on an instance with a role")
+	}
+	if endpoint, cause, ok := awsclient.Unreachable(err, "the AWS endpoint"); ok {
+		return awsclient.UnreachableError(endpoint, cause)
+	}
+	return err
+}
 
 // errorCode returns the AWS error code of err, or "".
 func errorCode(err error) string {

@@ -157,7 +157,7 @@ func (a *Admin) ProvisionFleet(ctx context.Context, o BulkOptions) (res BulkResu
 		case d.err == nil && d.st.complete():
 			res.Provisioned++
 		case d.err != nil:
-			res.Failed = append(res.Failed, DeviceFailure{Device: d.st.Device, Step: d.res.FailedStep, Error: d.err.Error()})
+			res.Failed = append(res.Failed, DeviceFailure{Device: d.st.Device, Step: d.res.FailedStep, Error: Explain(d.err).Error()})
 		}
 	}
 	if ctx.Err() != nil {

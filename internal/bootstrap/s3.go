@@ -13,6 +13,7 @@ import (
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/smithy-go"
+	"go.uber.org/zap"
 
 	"github.com/edge-agent/edge-agent/internal/awsclient"
 )
@@ -41,6 +42,9 @@ type S3Options struct {
 	// Timeouts bound each request and its retries; zero fields take
 	// [awsclient.DefaultTimeouts].
 	Timeouts awsclient.Timeouts
+	// Logger receives the SDK's own messages at debug level; nil drops
+	// them. They never go to stderr.
+	Logger *zap.Logger
 }
 
 // S3Source reads the authorization files from s3://Bucket/Prefix with the
@@ -61,7 +65,7 @@ func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
 	if opts.Bucket == "" {
 		return nil, errors.New("s3 source: a bucket is required (--bucket)")
 	}
-	var loadOpts []func(*awsconfig.LoadOptions) error
+	loadOpts := []func(*awsconfig.LoadOptions) error{awsconfig.WithLogger(awsclient.Logger(opts.Logger))}
 	if opts.Region != "" {
 		loadOpts = append(loadOpts, awsconfig.WithRegion(opts.Region))
 	}
@@ -81,6 +85,7 @@ func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
 	if cfg.Region == "" {
 		cfg.Region = defaultS3Region
 	}
+	cfg.Credentials = awsclient.MarkCredentialErrors(cfg.Credentials)
 
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
 		// S3-compatible stores often send no checksum; the SDK would
@@ -130,6 +135,10 @@ var expectingRE = regexp.MustCompile(`expecting '([a-z0-9-]+)'`)
 
 // describe turns an S3 error into one that says what to fix.
 func (s *S3Source) describe(err error, where string) error {
+	if ce, ok := awsclient.AsCredentialsError(err); ok {
+		return fmt.Errorf("%s: %w", where, awsclient.CredentialsMessage(ce, " for S3",
+			"set AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY or AWS_PROFILE, run on an instance with a role, or use --from-url/--from-dir"))
+	}
 	if endpoint, cause, ok := awsclient.Unreachable(err, s.endpoint); ok {
 		return fmt.Errorf("%s: %w", where, awsclient.UnreachableError(endpoint, cause))
 	}
