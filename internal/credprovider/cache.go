@@ -3,6 +3,7 @@ package credprovider
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -278,7 +279,7 @@ func (c *Cache) unavailableLocked(now time.Time) *UnavailableError {
 
 	switch {
 	case c.st.creds.AccessKeyID != "":
-		e.Reason = "cached credentials expired at " + formatExpiration(c.st.expiry) + " and the refresh is failing"
+		e.Reason = c.heldBackLocked(now)
 	case e.Class == ClassConfiguration:
 		e.Reason = "the credentials provider refused the request (configuration error)"
 	case c.st.lastErr != nil:
@@ -288,6 +289,35 @@ func (c *Cache) unavailableLocked(now time.Time) *UnavailableError {
 	}
 
 	return e
+}
+
+// heldBackLocked explains why cached credentials are not served: expired,
+// or still valid but inside the expiry margin, which [Cache.Get] keeps
+// clear so that a client never receives credentials about to expire.
+func (c *Cache) heldBackLocked(now time.Time) string {
+	refresh := "the refresh is failing"
+	if c.st.lastErr == nil {
+		refresh = "a refresh is under way"
+	}
+
+	exp := formatExpiration(c.st.expiry)
+	if !now.Before(c.st.expiry) {
+		return "cached credentials expired at " + exp + " and " + refresh
+	}
+	return "cached credentials expire at " + exp + " and are no longer served within " +
+		describeMargin(c.o.ExpiryMargin) + " of expiry; " + refresh
+}
+
+// describeMargin writes d in words for whole minutes ("a minute",
+// "2 minutes") and as a Go duration otherwise.
+func describeMargin(d time.Duration) string {
+	switch {
+	case d == time.Minute:
+		return "a minute"
+	case d > 0 && d%time.Minute == 0:
+		return fmt.Sprintf("%d minutes", d/time.Minute)
+	}
+	return d.String()
 }
 
 // SetFetcher replaces the fetcher and the identity, for example after a

@@ -177,9 +177,15 @@ func TestCacheEndpointDownServesUntilExpiry(t *testing.T) {
 							t.Fatalf("at %v: got %v, %v, want the cached credentials", now, got, err)
 						}
 					} else {
+						exp := first.Expiration.UTC().Format(time.RFC3339)
+						want := "no valid credentials: cached credentials expired at " + exp + " and the refresh is failing: "
+						if now.Before(first.Expiration) {
+							want = "no valid credentials: cached credentials expire at " + exp +
+								" and are no longer served within a minute of expiry; the refresh is failing: "
+						}
 						var ue *UnavailableError
-						if !errors.As(err, &ue) || !strings.Contains(err.Error(), "expired") || got != (Credentials{}) {
-							t.Fatalf("at %v: got %v, %v, want an UnavailableError saying they expired", now, got, err)
+						if !errors.As(err, &ue) || !strings.HasPrefix(err.Error(), want) || got != (Credentials{}) {
+							t.Fatalf("at %v: got %v, %v, want an UnavailableError starting %q", now, got, err, want)
 						}
 					}
 					advance(10 * time.Second)
@@ -343,7 +349,7 @@ func TestCacheStatusJSON(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		want := `{"state":"starting","thing_name":"sensor-0042","role_alias":"fleet-a","clock_skew_seconds":0,"certificate_not_after":"2027-01-02T02:04:05Z"}`
+		want := `{"state":"starting","thing_name":"sensor-0042","role_alias":"fleet-a","last_error":null,"clock_skew_seconds":0,"certificate_not_after":"2027-01-02T02:04:05Z"}`
 		if string(before) != want {
 			t.Errorf("got %s, want %s", before, want)
 		}

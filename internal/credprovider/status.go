@@ -28,7 +28,12 @@ type LastError struct {
 }
 
 // Status is the body of the local API's GET /v1/status. Times are UTC and
-// omitted when unknown. It holds no secret.
+// omitted when unknown; last_error is always present, null when no call
+// failed, as CONTRACT.md lists it. It holds no secret.
+//
+// Status has no MarshalJSON method on purpose: types that embed it (the
+// agent's status adds reload_error) would inherit it and lose their own
+// fields.
 type Status struct {
 	State               State      `json:"state"`
 	ThingName           string     `json:"thing_name"`
@@ -36,7 +41,7 @@ type Status struct {
 	Expiration          time.Time  `json:"expiration,omitzero"`
 	LastRefresh         time.Time  `json:"last_refresh,omitzero"`
 	NextRefresh         time.Time  `json:"next_refresh,omitzero"`
-	LastError           *LastError `json:"last_error,omitempty"`
+	LastError           *LastError `json:"last_error"`
 	ClockSkewSeconds    int64      `json:"clock_skew_seconds"`
 	CertificateNotAfter time.Time  `json:"certificate_not_after,omitzero"`
 }
