@@ -81,6 +81,9 @@ type Result struct {
 	IdentityDir string
 	// ConfigPath is the configuration file written, or "" when none was.
 	ConfigPath string
+	// MissingConfig is the configuration path when none was written and
+	// there is none: edge-agent run cannot start until one is.
+	MissingConfig string
 	// Verified is true when the Verify hook passed.
 	Verified bool
 	// Owner is the USER:GROUP the files were given to, or "".
@@ -107,6 +110,12 @@ func (r Result) String() string {
 	}
 	if r.Verified {
 		s += "; verified with the credentials provider"
+	}
+	switch {
+	case r.MissingConfig != "" && r.AlreadyInstalled:
+		s += "; no config at " + r.MissingConfig + " and no --thing/--role-alias/--endpoint given: edge-agent run needs one"
+	case r.MissingConfig != "":
+		s += "; no " + ConfigFile + " found and no --thing/--role-alias/--endpoint given: config not written; edge-agent run needs one at " + r.MissingConfig
 	}
 	return s
 }
@@ -136,6 +145,21 @@ func Run(ctx context.Context, opts Options) (Result, error) {
 
 func run(ctx context.Context, opts Options) (Result, error) {
 	opts = withDefaults(opts)
+	res, err := fetchAndInstall(ctx, opts)
+	if err == nil && res.ConfigPath == "" && !exists(opts.ConfigPath) {
+		res.MissingConfig = opts.ConfigPath
+	}
+	return res, err
+}
+
+// exists reports whether path names something, so that a config that
+// cannot be read for another reason is not called missing.
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return !errors.Is(err, fs.ErrNotExist)
+}
+
+func fetchAndInstall(ctx context.Context, opts Options) (Result, error) {
 	log := opts.Logger.Named("bootstrap")
 	now := opts.Now()
 	res := Result{IdentityDir: opts.IdentityDir, Source: opts.Source.String()}

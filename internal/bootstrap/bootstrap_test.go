@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -133,6 +134,55 @@ func TestRunFromDirWithoutSettingsWritesNoConfig(t *testing.T) {
 	}
 	if _, err := os.Stat(tg.config); !errors.Is(err, os.ErrNotExist) {
 		t.Errorf("got %v, want no config file", err)
+	}
+	want := "; no edge-agent.yaml found and no --thing/--role-alias/--endpoint given: config not written; edge-agent run needs one at " + tg.config
+	if got := res.String(); !strings.HasSuffix(got, want) {
+		t.Errorf("summary: got %q, want it to end with %q", got, want)
+	}
+}
+
+func TestRunSaysWhenNoConfigExists(t *testing.T) {
+	dev := newDevice(t)
+	tests := []struct {
+		name     string
+		existing string // config file content before the run; "" for none
+		force    bool
+		want     string // "" means no remark
+	}{
+		{"fresh install", "", true, "; no edge-agent.yaml found and no --thing/--role-alias/--endpoint given: config not written; edge-agent run needs one at "},
+		{"kept identity", "", false, "; no config at "},
+		{"existing config", agentYAML, true, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			tg := newTarget(t)
+			if _, err := Run(context.Background(), tg.options(DirSource{Dir: writeDir(t, dev.files())})); err != nil {
+				t.Fatal(err)
+			}
+			if tt.existing != "" {
+				if err := os.MkdirAll(filepath.Dir(tg.config), 0o755); err != nil {
+					t.Fatal(err)
+				}
+				if err := os.WriteFile(tg.config, []byte(tt.existing), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			opts := tg.options(DirSource{Dir: writeDir(t, dev.files())})
+			opts.Force = tt.force
+
+			res, err := Run(context.Background(), opts)
+
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := res.String()
+			if tt.want == "" && strings.Contains(got, "needs one") {
+				t.Errorf("got %q, want no remark about a missing config", got)
+			}
+			if tt.want != "" && (!strings.Contains(got, tt.want) || !strings.Contains(got, tg.config)) {
+				t.Errorf("got %q, want it to contain %q and %s", got, tt.want, tg.config)
+			}
+		})
 	}
 }
 
