@@ -182,6 +182,36 @@ func TestClientErrorClasses(t *testing.T) {
 	}
 }
 
+func TestClientMarksNonJSONAnswers(t *testing.T) {
+	ca := newTestCA(t)
+
+	tests := []struct {
+		name          string
+		handler       http.HandlerFunc
+		wantNotJSON   bool
+		wantMediaType string
+	}{
+		{"captive portal page", answer(200, "text/html; charset=utf-8", "<html><body>Log in to the hotel Wi-Fi</body></html>"), true, "text/html"},
+		{"proxy refusal page", answer(403, "text/html", "<html>Blocked by policy</html>"), true, "text/html"},
+		{"plain text (the test server sniffs the type)", answer(200, "", "hello"), true, "text/plain"},
+		{"service refusal", answer(403, "application/json", `{"message":"Access Denied"}`), false, ""},
+		{"empty 503", answer(503, "", ""), false, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv := newMTLSServer(t, ca, tt.handler)
+			c := newTestClient(t, ca, srv.endpoint(), nil)
+
+			_, err := c.Fetch(context.Background())
+
+			e := asError(t, err)
+			if e.NotJSON != tt.wantNotJSON || e.MediaType != tt.wantMediaType {
+				t.Errorf("got NotJSON %v MediaType %q, want %v %q (%v)", e.NotJSON, e.MediaType, tt.wantNotJSON, tt.wantMediaType, err)
+			}
+		})
+	}
+}
+
 func asError(t *testing.T, err error) *Error {
 	t.Helper()
 	var e *Error

@@ -45,6 +45,12 @@ type Error struct {
 	// or 0.
 	RetryAfter time.Duration
 
+	// NotJSON is set when the endpoint answered with a body that is not
+	// JSON, as a captive portal, a proxy or another web server does;
+	// MediaType then holds the answer's Content-Type media type, if any.
+	NotJSON   bool
+	MediaType string
+
 	// Err is the underlying error, if any.
 	Err error
 }

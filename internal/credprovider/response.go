@@ -166,7 +166,8 @@ func statusError(resp *http.Response, body []byte, date time.Time) *Error {
 	case ok:
 		e.Message = msg
 	case len(bytes.TrimSpace(body)) > 0:
-		e.Message = notJSON(code, resp.Header.Get("Content-Type"), body).Message
+		nj := notJSON(code, resp.Header.Get("Content-Type"), body)
+		e.Message, e.NotJSON, e.MediaType = nj.Message, nj.NotJSON, nj.MediaType
 	default:
 		e.Message = http.StatusText(code)
 	}
@@ -245,9 +246,9 @@ func serviceMessage(body []byte) (string, bool) {
 // notJSON explains a body that is not JSON, quoting at most a short,
 // sanitized start of it.
 func notJSON(code int, contentType string, body []byte) *Error {
-	kind := "a body"
+	kind, mediaType := "a body", ""
 	if mt, _, err := mime.ParseMediaType(contentType); err == nil {
-		kind = mt
+		kind, mediaType = mt, mt
 	}
 
 	msg := fmt.Sprintf("endpoint answered %s, not JSON: is credential_endpoint the credentials endpoint?", kind)
@@ -255,7 +256,7 @@ func notJSON(code int, contentType string, body []byte) *Error {
 		msg += fmt.Sprintf(" (body starts %q)", snip)
 	}
 
-	return &Error{Class: bodyClass(code), StatusCode: code, Message: msg}
+	return &Error{Class: bodyClass(code), StatusCode: code, Message: msg, NotJSON: true, MediaType: mediaType}
 }
 
 // bodyClass keeps the class of a non-200 status and treats an unreadable

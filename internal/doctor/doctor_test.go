@@ -207,6 +207,19 @@ func TestEachCheckExplainsItsFailure(t *testing.T) {
 		{"endpoint unreachable", func(f *fixture) {
 			f.fetch = fetchErr(&credprovider.Error{Class: credprovider.ClassTransient, Err: errors.New("dial tcp: connection refused")})
 		}, "endpoint", Fail, "could not be reached over mutual TLS", "HTTPS_PROXY"},
+		{"endpoint answers a captive portal page", func(f *fixture) {
+			f.fetch = fetchErr(&credprovider.Error{Class: credprovider.ClassTransient, StatusCode: 200, NotJSON: true, MediaType: "text/html",
+				Message: "endpoint answered text/html, not JSON"})
+		}, "endpoint", Fail, "was reached but answered HTTP 200 with text/html instead of the credentials provider's JSON", "captive portal"},
+		{"a proxy's refusal page", func(f *fixture) {
+			f.fetch = fetchErr(&credprovider.Error{Class: credprovider.ClassConfiguration, StatusCode: 403, NotJSON: true, MediaType: "text/html"})
+		}, "endpoint", Fail, "was reached but answered HTTP 403 with text/html", "proxy"},
+		{"endpoint redirects", func(f *fixture) {
+			f.fetch = fetchErr(&credprovider.Error{Class: credprovider.ClassConfiguration, StatusCode: 302, Message: "Found"})
+		}, "endpoint", Fail, "was reached but answered HTTP 302 (a redirect)", "describe-endpoint"},
+		{"endpoint fails", func(f *fixture) {
+			f.fetch = fetchErr(&credprovider.Error{Class: credprovider.ClassTransient, StatusCode: 503, Message: "Service Unavailable"})
+		}, "endpoint", Fail, "was reached and answered HTTP 503", "run doctor again"},
 		{"endpoint throttles", func(f *fixture) {
 			f.fetch = fetchErr(&credprovider.Error{Class: credprovider.ClassThrottled, StatusCode: 429})
 		}, "endpoint", Warn, "throttled", "wait"},

@@ -83,11 +83,19 @@ func describeSkew(d time.Duration) string {
 	return "matches"
 }
 
-// endpointFailure explains a failed credentials call by its class.
+// endpointFailure explains a failed credentials call: an answer that was
+// not the service's (a web page, a redirect), then by its class, and a
+// status that arrived apart from a connection that never did.
 func endpointFailure(cfg config.Config, err error) Result {
 	var ce *credprovider.Error
 	if !errors.As(err, &ce) {
 		return fail("check the network path to the endpoint", "credentials call to %s: %v", cfg.CredentialEndpoint, err)
+	}
+	if ce.NotJSON || ce.StatusCode >= 300 && ce.StatusCode < 400 {
+		return fail("check that credential_endpoint is the output of: "+describeEndpoint+
+			", and that no captive portal, proxy or firewall on this network answers HTTPS in its place",
+			"https://%s was reached but answered %s instead of the credentials provider's JSON: %v",
+			cfg.CredentialEndpoint, describeAnswer(ce), err)
 	}
 	switch ce.Class {
 	case credprovider.ClassConfiguration:
@@ -97,8 +105,27 @@ func endpointFailure(cfg config.Config, err error) Result {
 		return warn("wait and run doctor again; many devices refreshing at once cause this",
 			"the endpoint throttled the call: %v", err)
 	}
+	if ce.StatusCode != 0 {
+		return fail("run doctor again in a few minutes; if it persists, check for a proxy in front of the endpoint",
+			"https://%s was reached and answered HTTP %d: %v", cfg.CredentialEndpoint, ce.StatusCode, err)
+	}
 	return fail("check DNS, the route and firewall to port 443 of the endpoint, HTTPS_PROXY, and that AmazonRootCA1.pem is the CA the endpoint's certificate chains to",
 		"the endpoint could not be reached over mutual TLS: %v", err)
+}
+
+// describeAnswer names what the endpoint sent: its status and, for a body
+// that is not JSON, its media type.
+func describeAnswer(ce *credprovider.Error) string {
+	s := fmt.Sprintf("HTTP %d", ce.StatusCode)
+	switch {
+	case ce.StatusCode >= 300 && ce.StatusCode < 400:
+		s += " (a redirect)"
+	case ce.MediaType != "":
+		s += " with " + ce.MediaType
+	case ce.NotJSON:
+		s += " with a body that is not JSON"
+	}
+	return s
 }
 
 // fetchCredentials makes the call with credprovider's client.
