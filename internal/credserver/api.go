@@ -182,7 +182,11 @@ func requestFields(r *http.Request) []zap.Field {
 	if p, ok := r.Context().Value(peerKey{}).(peer); ok && p.err == nil {
 		return append(fields, zap.Int("uid", p.uid), zap.Int("gid", p.gid), zap.Int("pid", p.pid))
 	}
-	return append(fields, zap.String("remote_addr", r.RemoteAddr))
+	fields = append(fields, zap.String("remote_addr", r.RemoteAddr))
+	if tp, ok := r.Context().Value(tcpPeerKey{}).(*tcpPeer); ok && tp.resolved() {
+		fields = append(fields, zap.Int("uid", tp.p.uid))
+	}
+	return fields
 }
 
 func writeError(w http.ResponseWriter, status int, code, msg string) {

@@ -39,7 +39,8 @@ type imdsCreds struct {
 // what the SDKs' instance-profile providers ask: a session token, the role
 // list and the role's credentials. IMDSv1 (no token) is refused, and so is
 // any request carrying X-Forwarded-For or a Host that is not loopback, as a
-// guard against proxies and DNS rebinding.
+// guard against proxies and DNS rebinding. [Server.ServeIMDS] puts the
+// owner check (tcpPeerCheck) in front of it.
 func (s *Server) imds(log *zap.Logger) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.Header.Get("X-Forwarded-For") != "" {

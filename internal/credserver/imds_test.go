@@ -3,13 +3,14 @@ package credserver
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
 )
 
 func TestIMDSFlow(t *testing.T) {
-	h := newHarness(t, Options{RoleName: "fleet-a"})
+	h := newHarness(t, Options{AllowedUIDs: []int{os.Getuid()}, RoleName: "fleet-a"})
 	base := h.startTCP(t, h.srv.ServeIMDS)
 	c := http.DefaultClient
 
@@ -45,7 +46,7 @@ func TestIMDSFlow(t *testing.T) {
 }
 
 func TestIMDSRefusals(t *testing.T) {
-	h := newHarness(t, Options{RoleName: "fleet-a"})
+	h := newHarness(t, Options{AllowedUIDs: []int{os.Getuid()}, RoleName: "fleet-a"})
 	base := h.startTCP(t, h.srv.ServeIMDS)
 	tok := h.srv.imdsIssue(t0.Add(time.Hour))
 	other := New(Options{Source: h.src, Now: h.clock.Now}).imdsIssue(t0.Add(time.Hour))
@@ -93,7 +94,7 @@ func TestIMDSRefusals(t *testing.T) {
 }
 
 func TestIMDSExpiredCredentials(t *testing.T) {
-	h := newHarness(t, Options{RoleName: "fleet-a"})
+	h := newHarness(t, Options{AllowedUIDs: []int{os.Getuid()}, RoleName: "fleet-a"})
 	base := h.startTCP(t, h.srv.ServeIMDS)
 	c := goodCreds()
 	c.Expiration = t0.Add(-time.Second)

@@ -2,6 +2,7 @@ package credserver
 
 import (
 	"context"
+	"os"
 	"testing"
 	"time"
 
@@ -18,7 +19,7 @@ import (
 func TestGoSDKReadsBothDoors(t *testing.T) {
 	testenv.ClearAWS(t)
 	t.Setenv("AWS_EC2_METADATA_DISABLED", "false") // the IMDS door is the point
-	h := newHarness(t, Options{Token: []byte(testToken), RoleName: "fleet-a"})
+	h := newHarness(t, Options{AllowedUIDs: []int{os.Getuid()}, Token: []byte(testToken), RoleName: "fleet-a"})
 	tcp := h.startTCP(t, h.srv.ServeTCP)
 	door := h.startTCP(t, h.srv.ServeIMDS)
 

@@ -44,13 +44,20 @@ type Options struct {
 	// Nil means no logging.
 	Logger *zap.Logger
 
-	// AllowedUIDs and AllowedGIDs are the unix-socket peers allowed besides
-	// the agent's own uid. The configuration's default is [0] (CONTRACT.md);
+	// AllowedUIDs and AllowedGIDs are the peers allowed besides the agent's
+	// own uid, on the unix socket, on the IMDS door and, with CheckTCPPeers,
+	// on the TCP door. The configuration's default is [0] (CONTRACT.md);
 	// here nil means nobody but the agent's own uid. A peer is allowed when
 	// its uid is listed or its primary gid is listed. uid 0 is allowed only
 	// when listed, even when the agent itself runs as root.
 	AllowedUIDs []int
 	AllowedGIDs []int
+
+	// CheckTCPPeers makes the token-protected TCP door also check, as the
+	// IMDS door always does, that the uid owning the client's socket is in
+	// the allow-list: defence in depth against a leaked token. Off by
+	// default, since a token reader is normally meant to be a client.
+	CheckTCPPeers bool
 
 	// Token is the secret every loopback TCP request must carry as its
 	// Authorization header. Required for [Server.ServeTCP].
@@ -73,6 +80,8 @@ type Server struct {
 	ownUID   int
 	tokenSum [sha256.Size]byte
 	hasToken bool
+	tcpPeers bool
+	procNet  [2]string // the tcp and tcp6 tables; tests point them elsewhere
 	roleName string
 	imdsKey  []byte
 	now      func() time.Time
@@ -94,6 +103,8 @@ func New(o Options) *Server {
 		uids:     intSet(o.AllowedUIDs),
 		gids:     intSet(o.AllowedGIDs),
 		ownUID:   os.Getuid(),
+		tcpPeers: o.CheckTCPPeers,
+		procNet:  [2]string{procNetTCP, procNetTCP6},
 		roleName: o.RoleName,
 		now:      o.Now,
 		imdsKey:  make([]byte, 32),
@@ -123,8 +134,9 @@ func (s *Server) ServeUnix(ln net.Listener) error {
 }
 
 // ServeTCP serves the local API on ln, a loopback TCP listener, requiring
-// the token in the Authorization header before routing. It returns nil after
-// [Server.Shutdown].
+// the token in the Authorization header before routing, and with
+// [Options.CheckTCPPeers] an allowed owner of the client's socket too. It
+// returns nil after [Server.Shutdown].
 func (s *Server) ServeTCP(ln net.Listener) error {
 	if !s.hasToken {
 		return errors.New("serve tcp: no token configured")
@@ -132,18 +144,25 @@ func (s *Server) ServeTCP(ln net.Listener) error {
 	log := s.log.Named("tcp")
 	h := s.tokenCheck(log, s.api(log))
 
-	return s.serve(ln, log, h, nil)
+	if !s.tcpPeers {
+		return s.serve(ln, log, h, nil)
+	}
+	return s.serve(ln, log, s.tcpPeerCheck(log, "TCP", h), tcpPeerConnContext)
 }
 
 // ServeIMDS serves the IMDSv2-compatible door on ln, a loopback TCP
-// listener. It returns nil after [Server.Shutdown].
+// listener. IMDS clients send no credential of their own, so every
+// connection's owner (the uid of the client's socket, from the kernel's TCP
+// table) must be in the allow-list, as on the unix socket. It returns nil
+// after [Server.Shutdown].
 func (s *Server) ServeIMDS(ln net.Listener) error {
 	if s.roleName == "" {
 		return errors.New("serve imds: no role name configured")
 	}
 	log := s.log.Named("imds")
+	h := s.tcpPeerCheck(log, "IMDS", s.imds(log))
 
-	return s.serve(ln, log, s.imds(log), nil)
+	return s.serve(ln, log, h, tcpPeerConnContext)
 }
 
 // Shutdown stops every listener, waits for requests in flight until ctx is

@@ -3,6 +3,7 @@ package credserver
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -300,12 +301,15 @@ func TestStatusIsSourceStatus(t *testing.T) {
 }
 
 func TestNoSecretInLogs(t *testing.T) {
-	h := newHarness(t, Options{AllowedUIDs: []int{4242}, Token: []byte(testToken), RoleName: "fleet-a"})
+	// The IMDS door serves only listed uids, so this process is listed; the
+	// unix refusal is then a POST, which still logs the peer's ids.
+	h := newHarness(t, Options{AllowedUIDs: []int{os.Getuid()}, Token: []byte(testToken), RoleName: "fleet-a"})
 	unix := unixHTTPClient(h.startUnix(t))
 	base := h.startTCP(t, h.srv.ServeTCP)
 	imds := h.startTCP(t, h.srv.ServeIMDS)
 
 	// A mix of refused and served requests.
+	do(t, unix, newRequest(t, "POST", "http://agent/v1/credentials", nil, nil))
 	do(t, unix, newRequest(t, "GET", "http://agent/v1/credentials", nil, nil))
 	for _, tok := range []string{testToken, testToken + "x", ""} {
 		for _, p := range []string{"/v1/credentials", "/v1/credentials?format=process", "/healthz", "/x"} {

@@ -1,7 +1,9 @@
 // Package credserver serves the agent's temporary AWS credentials to local
 // processes: HTTP/1.1 over a unix socket gated by the kernel's peer
 // credentials, over loopback TCP gated by a token, and, when enabled, through
-// an IMDSv2-compatible door for clients that only read instance metadata.
+// an IMDSv2-compatible door for clients that only read instance metadata,
+// gated by the uid that owns the client's socket (from the kernel's TCP
+// table) and the same allow-list as the unix socket.
 //
 // The package depends on no credential cache. It reads credentials through
 // the small [Source] interface, so that the cache (internal/credprovider) can
