@@ -10,7 +10,7 @@ import (
 )
 
 func main() {
-	if err := newRootCmd().Execute(); err != nil {
+	if err := execute(newRootCmd()); err != nil {
 		fmt.Fprintln(os.Stderr, "edge-agent:", err)
 		os.Exit(exitCode(err))
 	}

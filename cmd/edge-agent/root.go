@@ -2,6 +2,8 @@ package main
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -32,9 +34,14 @@ func newRootCmd() *cobra.Command {
 		Long: `edge-agent installs a device certificate, exchanges it for temporary AWS
 credentials at the AWS IoT credentials provider, and serves those credentials to
 every process on the device in the formats the AWS SDKs read unmodified.`,
+		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
+	root.SetVersionTemplate("{{.Version}}\n")
+	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
+		return fmt.Errorf("%w; run '%s --help'", err, cmd.CommandPath())
+	})
 	root.AddCommand(
 		newBootstrapCmd(),
 		newRunCmd(),
@@ -47,4 +54,27 @@ every process on the device in the formats the AWS SDKs read unmodified.`,
 		newDoctorCmd(),
 	)
 	return root
+}
+
+// execute runs root. An unknown command becomes one line that ends with the
+// help to run, as flag errors do through the root's flag error function:
+// cobra puts its "Did you mean" suggestions on lines of their own.
+func execute(root *cobra.Command) error {
+	cmd, err := root.ExecuteC()
+	if err == nil || !strings.HasPrefix(err.Error(), "unknown command ") {
+		return err
+	}
+
+	lines := strings.Split(strings.TrimSpace(err.Error()), "\n")
+	msg := lines[0]
+	var suggestions []string
+	for _, l := range lines[1:] {
+		if strings.HasPrefix(l, "\t") {
+			suggestions = append(suggestions, strings.TrimSpace(l))
+		}
+	}
+	if len(suggestions) > 0 {
+		msg += " (did you mean " + strings.Join(suggestions, " or ") + "?)"
+	}
+	return fmt.Errorf("%s; run '%s --help'", msg, cmd.CommandPath())
 }

@@ -46,7 +46,7 @@ func runCmd(t *testing.T, args ...string) (stdout string, err error) {
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetArgs(args)
-	err = root.Execute()
+	err = execute(root)
 	return out.String(), err
 }
 

@@ -20,9 +20,13 @@ func newVersionCmd() *cobra.Command {
 		Short: "Print the version, commit and build date",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			_, err := fmt.Fprintf(cmd.OutOrStdout(), "edge-agent %s (commit %s, built %s, %s/%s)\n",
-				version, commit, date, runtime.GOOS, runtime.GOARCH)
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionLine())
 			return err
 		},
 	}
+}
+
+// versionLine is what `edge-agent version` and `edge-agent --version` print.
+func versionLine() string {
+	return fmt.Sprintf("edge-agent %s (commit %s, built %s, %s/%s)", version, commit, date, runtime.GOOS, runtime.GOARCH)
 }
