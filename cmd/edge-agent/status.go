@@ -99,17 +99,57 @@ func printStatus(out io.Writer, st agentStatus, now time.Time) error {
 	return tw.Flush()
 }
 
-// when shows an RFC 3339 time with its distance from now.
+// when shows an RFC 3339 time with its distance from now, rounded for
+// reading: "in 364d 23h", "31m ago", "now".
 func when(s string, now time.Time) string {
 	t, err := time.Parse(time.RFC3339, s)
 	if err != nil {
 		return orDash(s)
 	}
-	d := t.Sub(now).Round(time.Second)
-	if d >= 0 {
-		return fmt.Sprintf("%s (in %s)", s, d)
+	d := t.Sub(now)
+	switch h := humanDuration(d.Abs()); {
+	case h == "0s":
+		return s + " (now)"
+	case d > 0:
+		return fmt.Sprintf("%s (in %s)", s, h)
+	default:
+		return fmt.Sprintf("%s (%s ago)", s, h)
 	}
-	return fmt.Sprintf("%s (%s ago)", s, -d)
+}
+
+// humanDuration writes d (not negative) in its two largest units, rounded
+// to the smaller one: "364d 23h", "5h 2m", "31m", "3s". Under an hour it
+// shows whole minutes, under a minute whole seconds.
+func humanDuration(d time.Duration) string {
+	const day = 24 * time.Hour
+	switch {
+	case d < time.Minute:
+		d = d.Round(time.Second)
+	case d < day:
+		d = d.Round(time.Minute)
+	default:
+		d = d.Round(time.Hour)
+	}
+
+	days, hours := d/day, d%day/time.Hour
+	minutes, seconds := d%time.Hour/time.Minute, d%time.Minute/time.Second
+	switch {
+	case days > 0:
+		return withUnit(days, "d", hours, "h")
+	case hours > 0:
+		return withUnit(hours, "h", minutes, "m")
+	case minutes > 0:
+		return fmt.Sprintf("%dm", minutes)
+	}
+	return fmt.Sprintf("%ds", seconds)
+}
+
+// withUnit writes "<a><ua> <b><ub>", leaving out a zero b.
+func withUnit(a time.Duration, ua string, b time.Duration, ub string) string {
+	if b == 0 {
+		return fmt.Sprintf("%d%s", a, ua)
+	}
+	return fmt.Sprintf("%d%s %d%s", a, ua, b, ub)
 }
 
 func orDash(s string) string {

@@ -133,3 +133,38 @@ func checkCmd(t *testing.T, out string, err error, wantOut, wantErrSub string) {
 		t.Errorf("exit code = %d, want 1", exitCode(err))
 	}
 }
+
+func TestStatusWhen(t *testing.T) {
+	now := time.Date(2026, 8, 1, 12, 0, 0, 0, time.UTC)
+	at := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+
+	tests := []struct {
+		name string
+		in   string
+		want string
+	}{
+		{"a year ahead", at(8758*time.Hour + 59*time.Minute + 44*time.Second), "(in 364d 23h)"},
+		{"whole days", at(48 * time.Hour), "(in 2d)"},
+		{"hours and minutes", at(5*time.Hour + 2*time.Minute + 10*time.Second), "(in 5h 2m)"},
+		{"minutes", at(31*time.Minute + 12*time.Second), "(in 31m)"},
+		{"rounds up to the next unit", at(59*time.Minute + 50*time.Second), "(in 1h)"},
+		{"seconds", at(42 * time.Second), "(in 42s)"},
+		{"just past", at(-3 * time.Second), "(3s ago)"},
+		{"past minutes", at(-31 * time.Minute), "(31m ago)"},
+		{"past days", at(-50 * time.Hour), "(2d 2h ago)"},
+		{"this second", at(0), "(now)"},
+		{"not a time", "soon", "soon"},
+		{"unknown", "", "-"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got := when(tt.in, now)
+			if !strings.HasSuffix(got, tt.want) {
+				t.Errorf("when(%q) = %q, want it to end with %q", tt.in, got, tt.want)
+			}
+			if strings.Contains(got, "in 0s") {
+				t.Errorf("when(%q) = %q, want no \"in 0s\"", tt.in, got)
+			}
+		})
+	}
+}
