@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -76,6 +77,11 @@ func executable() string {
 	return exe
 }
 
+// errTCPOff is the answer of the formats that need the TCP door when it is
+// off. It is an error, not a comment, so that eval "$(edge-agent env)" fails
+// visibly instead of setting nothing.
+var errTCPOff = errors.New("the TCP door is off: set tcp.port in the config (then restart the agent) or use --format profile for credential_process")
+
 func fullURI(c config.Config) string {
 	return fmt.Sprintf("http://127.0.0.1:%d/v1/credentials", c.TCP.Port)
 }
@@ -84,10 +90,7 @@ func writeEnvShell(w io.Writer, in envInput) error {
 	c := in.cfg
 	var b strings.Builder
 	if c.TCP.Port == 0 {
-		b.WriteString("# The TCP door is off (tcp.port is 0): set tcp.port in the agent config, or use\n" +
-			"# the credential_process profile that `edge-agent env --format profile` prints.\n")
-		_, err := io.WriteString(w, b.String())
-		return err
+		return errTCPOff
 	}
 	fmt.Fprintf(&b, "export AWS_CONTAINER_CREDENTIALS_FULL_URI=%s\n", shellQuote(fullURI(c)))
 	fmt.Fprintf(&b, "export AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=%s\n", shellQuote(c.TCP.TokenFile))
@@ -124,7 +127,7 @@ func writeEnvProfile(w io.Writer, in envInput) error {
 func writeEnvSystemd(w io.Writer, in envInput) error {
 	c := in.cfg
 	if c.TCP.Port == 0 {
-		return fmt.Errorf("the TCP door is off (tcp.port is 0); set tcp.port, or give the service a credential_process profile (--format profile)")
+		return errTCPOff
 	}
 	_, err := fmt.Fprintf(w, "# Drop-in for a service that uses the agent, e.g.\n"+
 		"# /etc/systemd/system/<service>.service.d/edge-agent.conf; the service's\n"+

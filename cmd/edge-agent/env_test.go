@@ -1,6 +1,8 @@
 package main
 
 import (
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -27,7 +29,7 @@ func TestEnvFormats(t *testing.T) {
 			"# export AWS_CONTAINER_AUTHORIZATION_TOKEN=\"$(cat /run/edge-agent/token)\"\n",
 			"# export AWS_EC2_METADATA_SERVICE_ENDPOINT=http://127.0.0.1:51081/\n",
 		}, ""},
-		{"sh without tcp", "sh", "", off, []string{"# The TCP door is off"}, ""},
+		{"sh without tcp", "sh", "", off, nil, "the TCP door is off: set tcp.port in the config (then restart the agent) or use --format profile for credential_process"},
 		{"named profile", "profile", "edge", cfg, []string{
 			"[profile edge]\n",
 			"credential_process = /usr/bin/edge-agent credential-process --socket /run/edge-agent/agent.sock\n",
@@ -37,7 +39,8 @@ func TestEnvFormats(t *testing.T) {
 		{"systemd", "systemd", "", cfg, []string{
 			"[Service]\nEnvironment=AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:51080/v1/credentials\n",
 		}, ""},
-		{"systemd without tcp", "systemd", "", off, nil, "tcp.port is 0"},
+		{"systemd without tcp", "systemd", "", off, nil, "the TCP door is off: set tcp.port in the config"},
+		{"profile without tcp", "profile", "edge", off, []string{"credential_process = "}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -46,6 +49,9 @@ func TestEnvFormats(t *testing.T) {
 			if tt.wantErr != "" {
 				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
 					t.Fatalf("got error %v, want one with %q", err, tt.wantErr)
+				}
+				if b.Len() != 0 {
+					t.Errorf("got stdout %q, want nothing for eval to run", b.String())
 				}
 				return
 			}
@@ -71,5 +77,23 @@ func TestShellQuote(t *testing.T) {
 		if got := shellQuote(tt.in); got != tt.want {
 			t.Errorf("shellQuote(%q): got %s, want %s", tt.in, got, tt.want)
 		}
+	}
+}
+
+func TestEnvCmdTCPOffFails(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "config.yaml")
+	if err := os.WriteFile(path, []byte("tcp:\n  port: 0\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct{ format string }{{"sh"}, {"systemd"}}
+	for _, tt := range tests {
+		t.Run(tt.format, func(t *testing.T) {
+			out, err := runCmd(t, "env", "--config", path, "--format", tt.format)
+
+			checkCmd(t, out, err, "", "the TCP door is off: set tcp.port in the config (then restart the agent) or use --format profile for credential_process")
+			if out != "" {
+				t.Errorf("stdout = %q, want nothing", out)
+			}
+		})
 	}
 }
