@@ -27,7 +27,7 @@ type adminFlags struct {
 }
 
 func (f *adminFlags) register(fs *pflag.FlagSet) {
-	fs.StringVar(&f.region, "region", "", "AWS region (default: AWS_REGION or the profile's)")
+	fs.StringVar(&f.region, "region", "", "AWS region, e.g. eu-west-1 (default: AWS_REGION or the profile's)")
 	fs.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE)")
 	fs.StringVar(&f.endpointURL, "endpoint-url", "", "endpoint for every service; AWS_ENDPOINT_URL_IOT, _SAGEMAKER, _S3 and _IAM override it per service")
 	fs.StringVar(&f.stateDir, "state-dir", "", "local state and device keys (default ~/.local/state/edge-agent/admin)")

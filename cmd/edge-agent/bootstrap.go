@@ -87,9 +87,9 @@ Exit status: 0 when the identity is installed or already valid, 1 on error.`,
 func addBootstrapFlags(cmd *cobra.Command, f *bootstrapFlags) {
 	fs := cmd.Flags()
 	fs.SortFlags = false
-	fs.StringVar(&f.bucket, "bucket", "", "S3 bucket that holds the authorization files")
+	fs.StringVar(&f.bucket, "bucket", "", "S3 bucket name (not an s3:// URI) that holds the authorization files")
 	fs.StringVar(&f.prefix, "prefix", "", "S3 key prefix (folder) of the files, e.g. devices/sensor-0042")
-	fs.StringVar(&f.region, "region", "", "region of the S3 bucket (default: the SDK's, else us-east-1)")
+	fs.StringVar(&f.region, "region", "", "region of the S3 bucket, e.g. eu-west-1 (default: the SDK's, else us-east-1; any name with --endpoint-url)")
 	fs.StringVar(&f.endpointURL, "endpoint-url", "", "S3 endpoint URL, for S3-compatible stores (path-style)")
 	fs.StringVar(&f.fromDir, "from-dir", "", "local folder that holds the authorization files")
 	fs.StringArrayVar(&f.fromURL, "from-url", nil, "presigned HTTPS URL per file: cert=URL, key=URL, ca=URL, optional config=URL")

@@ -134,6 +134,9 @@ func TestBootstrapCommandErrors(t *testing.T) {
 		{"bad owner", []string{"--from-dir", src, "--owner", "nobody:"}, "--owner \"nobody:\": want USER or USER:GROUP"},
 		{"bad endpoint", []string{"--from-dir", src, "--endpoint", "abc-ats.iot.eu-west-1.amazonaws.com"}, "data endpoint"},
 		{"missing folder", []string{"--from-dir", filepath.Join(src, "nope")}, "not found"},
+		{"s3 uri as bucket", []string{"--bucket", "s3://b1"}, "give the bucket name only (b1), or use --bucket b1 --prefix P"},
+		{"bad bucket", []string{"--bucket", "B_1"}, `bucket name "B_1": character 'B' at position 1 is not allowed`},
+		{"bad region", []string{"--bucket", "bk1", "--region", "mars-1"}, `region "mars-1": must be an AWS region such as eu-west-1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -214,7 +217,7 @@ func TestBootstrapCommandTimeout(t *testing.T) {
 	})
 	endpoint := "http://" + ln.Addr().String()
 
-	_, err = runCLI(t, "bootstrap", "--bucket", "b1", "--endpoint-url", endpoint, "--timeout", "300ms",
+	_, err = runCLI(t, "bootstrap", "--bucket", "bk1", "--endpoint-url", endpoint, "--timeout", "300ms",
 		"--identity-dir", filepath.Join(t.TempDir(), "identity"), "--config", filepath.Join(t.TempDir(), "c.yaml"))
 
 	want := "gave up after 300ms (--timeout)"

@@ -38,6 +38,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/edge-agent/edge-agent/internal/awsclient"
+	"github.com/edge-agent/edge-agent/internal/awsname"
 )
 
 // Options configures an [Admin].
@@ -80,12 +81,20 @@ type Admin struct {
 
 // New loads the AWS configuration and returns an Admin. It makes no call.
 func New(ctx context.Context, o Options) (*Admin, error) {
+	if o.Region != "" {
+		if err := awsname.ValidateRegion(o.Region); err != nil {
+			return nil, fmt.Errorf("--region: %w", err)
+		}
+	}
 	cfg, err := loadAWSConfig(ctx, o)
 	if err != nil {
 		return nil, err
 	}
 	if cfg.Region == "" {
 		return nil, fmt.Errorf("load aws config: no region: pass --region or set AWS_REGION")
+	}
+	if o.Region == "" && awsname.ValidateRegion(cfg.Region) != nil {
+		return nil, fmt.Errorf("region %q (from AWS_REGION or the profile): %s", cfg.Region, awsname.RegionRule)
 	}
 	dir, err := stateDir(o.StateDir)
 	if err != nil {

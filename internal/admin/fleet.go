@@ -18,6 +18,8 @@ import (
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
 	"go.uber.org/zap"
+
+	"github.com/edge-agent/edge-agent/internal/awsname"
 )
 
 // Tags on the fleet's role alias that record its settings.
@@ -152,6 +154,11 @@ func (o *FleetCreateOptions) validate() error {
 func (a *Admin) CreateFleet(ctx context.Context, o FleetCreateOptions) (FleetResult, error) {
 	if err := o.validate(); err != nil {
 		return FleetResult{}, err
+	}
+	if o.RoleARN != "" {
+		if err := awsname.ValidateARNPartition("role ARN", o.RoleARN, a.region); err != nil {
+			return FleetResult{}, err
+		}
 	}
 	res := FleetResult{Fleet: Fleet{Name: o.Fleet, RoleAlias: RoleAliasName(o.Fleet), RoleARN: o.RoleARN,
 		SageMaker: !o.WithoutSageMaker, Output: o.Output, PolicyName: PolicyName(o.Fleet),

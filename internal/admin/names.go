@@ -2,27 +2,15 @@ package admin
 
 import (
 	"fmt"
-	"net"
 	"regexp"
 	"strings"
+
+	"github.com/edge-agent/edge-agent/internal/awsname"
 )
 
 // NameError is a name refused before any call: it says which name, the
 // rule, and the first offending character when there is one.
-type NameError struct {
-	Kind, Name, Rule string
-	// Pos is the byte offset of the offending character, or -1.
-	Pos int
-}
-
-// Error names the kind, the value, the offending character and the rule.
-func (e *NameError) Error() string {
-	if e.Pos >= 0 && e.Pos < len(e.Name) {
-		return fmt.Sprintf("%s %q: character %q at position %d is not allowed: %s",
-			e.Kind, e.Name, e.Name[e.Pos], e.Pos+1, e.Rule)
-	}
-	return fmt.Sprintf("%s %q: %s", e.Kind, e.Name, e.Rule)
-}
+type NameError = awsname.NameError
 
 // SageMaker's EntityName: letters and digits, single words joined by
 // hyphens, 1 to 63 characters.
@@ -83,22 +71,7 @@ func ValidateThingName(kind, name string) error {
 }
 
 // ValidateBucketName checks an S3 general purpose bucket name.
-func ValidateBucketName(name string) error {
-	const rule = "must be 3 to 63 lower-case letters, digits, '.' and '-', " +
-		"starting and ending with a letter or digit, without '..' and not an IP address"
-	if len(name) < 3 || len(name) > 63 || net.ParseIP(name) != nil {
-		return &NameError{Kind: "bucket name", Name: name, Rule: rule, Pos: -1}
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		ok := c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '.' || c == '-'
-		edge := (i == 0 || i == len(name)-1) && (c == '.' || c == '-')
-		if !ok || edge || (c == '.' && i > 0 && name[i-1] == '.') {
-			return &NameError{Kind: "bucket name", Name: name, Rule: rule, Pos: i}
-		}
-	}
-	return nil
-}
+func ValidateBucketName(name string) error { return awsname.ValidateBucketName(name) }
 
 var roleARNRE = regexp.MustCompile(`^arn:aws[a-z-]*:iam::\d{12}:role/[\w+=,.@/-]{1,512}$`)
 

@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/edge-agent/edge-agent/internal/awsclient"
+	"github.com/edge-agent/edge-agent/internal/awsname"
 )
 
 // defaultS3Region is used when neither --region nor the SDK's environment
@@ -62,8 +63,8 @@ type S3Source struct {
 // NewS3Source builds an S3 client from the SDK's default configuration and
 // opts.
 func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
-	if opts.Bucket == "" {
-		return nil, errors.New("s3 source: a bucket is required (--bucket)")
+	if err := checkS3Options(opts); err != nil {
+		return nil, err
 	}
 	loadOpts := []func(*awsconfig.LoadOptions) error{awsconfig.WithLogger(awsclient.Logger(opts.Logger))}
 	if opts.Region != "" {
@@ -85,6 +86,10 @@ func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
 	if cfg.Region == "" {
 		cfg.Region = defaultS3Region
 	}
+	var ne *awsname.NameError
+	if err := checkRegion(cfg.Region, opts.EndpointURL); errors.As(err, &ne) {
+		return nil, fmt.Errorf("s3 source: region %q (from AWS_REGION or the profile): %s", cfg.Region, ne.Rule)
+	}
 	cfg.Credentials = awsclient.MarkCredentialErrors(cfg.Credentials)
 
 	client := s3.NewFromConfig(cfg, func(o *s3.Options) {
@@ -102,6 +107,39 @@ func NewS3Source(ctx context.Context, opts S3Options) (*S3Source, error) {
 	}
 	return &S3Source{client: client, bucket: opts.Bucket, prefix: cleanPrefix(opts.Prefix), region: cfg.Region,
 		endpoint: endpoint}, nil
+}
+
+// checkS3Options refuses a bucket or region that S3 would refuse, before
+// any call, with the rule.
+func checkS3Options(opts S3Options) error {
+	if opts.Bucket == "" {
+		return errors.New("s3 source: a bucket is required (--bucket)")
+	}
+	if rest, ok := strings.CutPrefix(opts.Bucket, "s3://"); ok {
+		bucket, prefix, _ := strings.Cut(rest, "/")
+		if prefix == "" {
+			prefix = "P"
+		}
+		return fmt.Errorf("--bucket %q: give the bucket name only (%s), or use --bucket %s --prefix %s", opts.Bucket, bucket, bucket, prefix)
+	}
+	if err := awsname.ValidateBucketName(opts.Bucket); err != nil {
+		return fmt.Errorf("--bucket: %w", err)
+	}
+	if opts.Region != "" {
+		if err := checkRegion(opts.Region, opts.EndpointURL); err != nil {
+			return fmt.Errorf("--region: %w", err)
+		}
+	}
+	return nil
+}
+
+// checkRegion checks an AWS region, or with a custom endpoint the looser
+// names S3-compatible stores use.
+func checkRegion(region, endpointURL string) error {
+	if endpointURL != "" {
+		return awsname.ValidateCustomRegion(region)
+	}
+	return awsname.ValidateRegion(region)
 }
 
 func cleanPrefix(p string) string {

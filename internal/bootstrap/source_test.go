@@ -80,14 +80,14 @@ func TestS3ErrorMessages(t *testing.T) {
 
 func TestS3RegionDefault(t *testing.T) {
 	cleanAWSEnv(t)
-	src, err := NewS3Source(context.Background(), S3Options{Bucket: "b"})
+	src, err := NewS3Source(context.Background(), S3Options{Bucket: "bk1"})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if got, want := src.region, defaultS3Region; got != want {
 		t.Errorf("got region %q, want %q", got, want)
 	}
-	if got, want := src.String(), "s3://b/"; got != want {
+	if got, want := src.String(), "s3://bk1/"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
