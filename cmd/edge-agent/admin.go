@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"reflect"
 	"strings"
 	"syscall"
 
@@ -31,7 +30,7 @@ func (f *adminFlags) register(fs *pflag.FlagSet) {
 	fs.StringVar(&f.profile, "profile", "", "AWS shared config profile (default: AWS_PROFILE)")
 	fs.StringVar(&f.endpointURL, "endpoint-url", "", "endpoint for every service; AWS_ENDPOINT_URL_IOT, _SAGEMAKER, _S3 and _IAM override it per service")
 	fs.StringVar(&f.stateDir, "state-dir", "", "local state and device keys (default ~/.local/state/edge-agent/admin)")
-	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout")
+	fs.BoolVar(&f.json, "json", false, "print the result as JSON on stdout (nothing on stdout on error)")
 	fs.Float64Var(&f.limits.IoT, "iot-rate", admin.DefaultLimits.IoT, "IoT calls per second at most")
 	fs.Float64Var(&f.limits.SageMaker, "sagemaker-rate", admin.DefaultLimits.SageMaker, "SageMaker calls per second at most")
 	fs.Float64Var(&f.limits.S3, "s3-rate", admin.DefaultLimits.S3, "S3 calls per second at most")
@@ -53,17 +52,27 @@ func (f *adminFlags) print(w io.Writer, v any, text func() string) error {
 	return err
 }
 
-// printThen prints the result, even a partial one, then returns err. An
-// empty result (a refusal before any call) is not printed.
-func (f *adminFlags) printThen(cmd *cobra.Command, v any, text func() string, err error) error {
-	err = admin.Explain(err)
-	if err != nil && reflect.ValueOf(v).IsZero() {
+// report ends an admin command. On success it prints the result on
+// stdout, as JSON or as text renders it. On error stdout stays empty (also
+// with --json): the lines that partial returns (what was done before the
+// error) go to stderr, and the error, in one line, is returned.
+func (f *adminFlags) report(cmd *cobra.Command, v any, text func() string, partial []string, err error) error {
+	if err = admin.Explain(err); err != nil {
+		for _, l := range partial {
+			fmt.Fprintln(cmd.ErrOrStderr(), l)
+		}
 		return err
 	}
-	if perr := f.print(cmd.OutOrStdout(), v, text); perr != nil && err == nil {
-		return perr
+	return f.print(cmd.OutOrStdout(), v, text)
+}
+
+// doneBefore labels the actions of a failed command for stderr.
+func doneBefore(actions []string) []string {
+	lines := make([]string, 0, len(actions))
+	for _, a := range actions {
+		lines = append(lines, "edge-agent: done before the error: "+a)
 	}
-	return err
+	return lines
 }
 
 // requiredFlag defines the string flag name, without which cmd refuses to
@@ -73,17 +82,17 @@ func requiredFlag(cmd *cobra.Command, p *string, name, usage string) {
 	_ = cmd.MarkFlagRequired(name)
 }
 
-// runAdmin makes an [admin.Admin] from f, calls call with o and prints its
-// result, even a partial one, as JSON or as text renders it, then returns
-// the call's error.
+// runAdmin makes an [admin.Admin] from f, calls call with o and reports
+// its result (see [adminFlags.report]): text renders it on success,
+// partial lists for stderr what a failed call did.
 func runAdmin[O, R any](ctx context.Context, cmd *cobra.Command, f *adminFlags,
-	call func(*admin.Admin, context.Context, O) (R, error), o O, text func(R) string) error {
+	call func(*admin.Admin, context.Context, O) (R, error), o O, text func(R) string, partial func(R) []string) error {
 	a, err := f.admin(ctx)
 	if err != nil {
 		return err
 	}
 	res, err := call(a, ctx, o)
-	return f.printThen(cmd, res, func() string { return text(res) }, err)
+	return f.report(cmd, res, func() string { return text(res) }, partial(res), err)
 }
 
 // signalContext is cancelled by Ctrl-C or SIGTERM, so that a long run
@@ -103,8 +112,11 @@ policy, and each device's authorization files in S3.
 
 Every command is idempotent: after a failure or Ctrl-C, run it again and it
 finishes the rest. Progress is kept in --state-dir (0700, device keys 0600).
-Results go to stdout (--json for scripts), errors to stderr; exit 0 on
-success, 1 on any error.`,
+
+On success the result goes to stdout (--json for scripts) and the exit
+status is 0. On error stdout stays empty, also with --json: what was done
+before the error, then the error in one line, go to stderr, and the exit
+status is 1. Progress lines and notes always go to stderr.`,
 		Example: `  edge-agent admin fleet create --fleet line-1 --create-role --output s3://my-bucket/line-1
   edge-agent admin device provision --fleet line-1 --device cam-0001
   edge-agent admin device verify --fleet line-1 --device cam-0001
@@ -158,7 +170,7 @@ recorded as tags on the role alias, so later commands need only --fleet.`,
 			for _, n := range res.Notes {
 				fmt.Fprintln(cmd.ErrOrStderr(), "edge-agent: note:", n)
 			}
-			return f.printThen(cmd, res, func() string { return fleetText(res) }, err)
+			return f.report(cmd, res, func() string { return fleetText(res) }, doneBefore(res.Actions), err)
 		},
 	}
 	fs := cmd.Flags()
@@ -214,7 +226,7 @@ run the same command again to resume. Progress goes to stderr.`,
 			o.Manifest, o.Progress = entries, admin.NewProgress(cmd.ErrOrStderr())
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			return runAdmin(ctx, cmd, &f, (*admin.Admin).ProvisionFleet, o, bulkText)
+			return runAdmin(ctx, cmd, &f, (*admin.Admin).ProvisionFleet, o, bulkText, bulkFailures)
 		},
 	}
 	fs := cmd.Flags()
@@ -237,6 +249,15 @@ func bulkText(r admin.BulkResult) string {
 		fmt.Fprintf(&b, "failed %s at %s: %s\n", d.Device, d.Step, d.Error)
 	}
 	return b.String()
+}
+
+// bulkFailures is what stderr gets when a fleet provision fails: the
+// counts and each failed device.
+func bulkFailures(r admin.BulkResult) []string {
+	if r.Total == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(bulkText(r), "\n"), "\n")
 }
 
 func readManifest(path string) ([]admin.ManifestEntry, error) {
@@ -271,7 +292,7 @@ func newFleetDeleteCmd() *cobra.Command {
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			return runAdmin(ctx, cmd, &f, (*admin.Admin).DeleteFleet, o, teardownText)
+			return runAdmin(ctx, cmd, &f, (*admin.Admin).DeleteFleet, o, teardownText, teardownDone)
 		},
 	}
 	fs := cmd.Flags()
@@ -288,6 +309,8 @@ func teardownText(r admin.TeardownResult) string {
 	}
 	return strings.Join(r.Actions, "\n") + "\n"
 }
+
+func teardownDone(r admin.TeardownResult) []string { return doneBefore(r.Actions) }
 
 func newDeviceProvisionCmd() *cobra.Command {
 	var f adminFlags
@@ -319,7 +342,7 @@ The device then needs only:
 			}
 			ctx, stop := signalContext(cmd)
 			defer stop()
-			return runAdmin(ctx, cmd, &f, (*admin.Admin).ProvisionDevice, o, deviceText)
+			return runAdmin(ctx, cmd, &f, (*admin.Admin).ProvisionDevice, o, deviceText, deviceDone)
 		},
 	}
 	fs := cmd.Flags()
@@ -355,6 +378,8 @@ func deviceText(r admin.DeviceResult) string {
 	return b.String()
 }
 
+func deviceDone(r admin.DeviceResult) []string { return doneBefore(r.Actions) }
+
 func newDeviceVerifyCmd() *cobra.Command {
 	var f adminFlags
 	var o admin.VerifyOptions
@@ -381,7 +406,7 @@ account's. Exit 1 when the device cannot get credentials.`,
 					err = fmt.Errorf("device %s cannot get credentials: %s", o.Device, res.CredentialsError)
 				}
 			}
-			return f.printThen(cmd, res, func() string { return verifyText(res) }, err)
+			return f.report(cmd, res, func() string { return verifyText(res) }, verifyLines(res), err)
 		},
 	}
 	fs := cmd.Flags()
@@ -409,6 +434,15 @@ func verifyText(r admin.VerifyResult) string {
 	return b.String()
 }
 
+// verifyLines is what stderr gets when verify fails: the conditions
+// checked, when it got that far.
+func verifyLines(r admin.VerifyResult) []string {
+	if len(r.Conditions) == 0 {
+		return nil
+	}
+	return strings.Split(strings.TrimSuffix(verifyText(r), "\n"), "\n")
+}
+
 func newDeviceDeprovisionCmd() *cobra.Command {
 	var f adminFlags
 	var o admin.DeprovisionOptions
@@ -418,7 +452,7 @@ func newDeviceDeprovisionCmd() *cobra.Command {
 		Example: `  edge-agent admin device deprovision --fleet line-1 --device cam-0001`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return runAdmin(cmd.Context(), cmd, &f, (*admin.Admin).DeprovisionDevice, o, teardownText)
+			return runAdmin(cmd.Context(), cmd, &f, (*admin.Admin).DeprovisionDevice, o, teardownText, teardownDone)
 		},
 	}
 	fs := cmd.Flags()
