@@ -177,7 +177,7 @@ recorded as tags on the role alias, so later commands need only --fleet.`,
 	f.register(fs)
 	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name (letters, digits, hyphens; at most 63)")
 	fs.StringVar(&o.RoleARN, "role-arn", "", "IAM role the devices' credentials come from")
-	fs.StringVar(&o.Output, "output", "", "SageMaker output location s3://bucket/prefix; its bucket receives device files")
+	fs.StringVar(&o.Output, "output", "", "SageMaker output location s3://bucket/prefix; its bucket receives device files (cannot change once the fleet exists)")
 	fs.BoolVar(&o.WithoutSageMaker, "without-sagemaker", false, "make the fleet an IoT role alias only")
 	fs.BoolVar(&o.CreateRole, "create-role", false, "create the IAM role (trusted by credentials.iot.amazonaws.com)")
 	fs.StringVar(&o.RoleName, "role-name", "", "name of the role --create-role makes (default EdgeAgent-<fleet>)")

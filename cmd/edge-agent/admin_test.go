@@ -65,8 +65,8 @@ func TestAdminPrintsNothingOnStdoutOnError(t *testing.T) {
 			"fleet nofleet: role alias SageMakerEdge-nofleet does not exist", ""},
 		{"provision in a missing fleet, json", "", []string{"admin", "device", "provision", "--fleet", "nofleet", "--device", "d1", "--json"},
 			"fleet nofleet", ""},
-		{"fleet create fails halfway", "iot:DescribeRoleAlias", []string{"admin", "fleet", "create", "--fleet", "f9", "--create-role",
-			"--output", "s3://" + adminTestBucket + "/f9"}, "describe role alias", "done before the error: created SageMaker device fleet f9"},
+		{"fleet create fails halfway", "iot:TagResource", []string{"admin", "fleet", "create", "--fleet", "f9", "--create-role",
+			"--output", "s3://" + adminTestBucket + "/f9"}, "tag role alias", "done before the error: created SageMaker device fleet f9"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

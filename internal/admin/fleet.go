@@ -160,6 +160,11 @@ func (a *Admin) CreateFleet(ctx context.Context, o FleetCreateOptions) (FleetRes
 			return FleetResult{}, err
 		}
 	}
+	if !o.DryRun {
+		if err := a.checkOutput(ctx, &o); err != nil {
+			return FleetResult{}, err
+		}
+	}
 	res := FleetResult{Fleet: Fleet{Name: o.Fleet, RoleAlias: RoleAliasName(o.Fleet), RoleARN: o.RoleARN,
 		SageMaker: !o.WithoutSageMaker, Output: o.Output, PolicyName: PolicyName(o.Fleet),
 		CreatedRole: o.CreateRole, CredentialDuration: o.CredentialDuration}}
@@ -190,6 +195,51 @@ func (a *Admin) CreateFleet(ctx context.Context, o FleetCreateOptions) (FleetRes
 		return res, err
 	}
 	return res, nil
+}
+
+// checkOutput refuses, before any change, an output other than the one an
+// existing fleet has: SageMaker keeps a device fleet's S3OutputLocation,
+// and the devices' files are in its bucket. An empty o.Output, or one that
+// differs only by a final '/', takes the existing one.
+func (a *Admin) checkOutput(ctx context.Context, o *FleetCreateOptions) error {
+	have, err := a.existingOutput(ctx, *o)
+	if err != nil || have == "" {
+		return err
+	}
+	if o.Output != "" && strings.TrimSuffix(o.Output, "/") != strings.TrimSuffix(have, "/") {
+		return fmt.Errorf("fleet %s already has output %s, not %s: the output of an existing fleet cannot be changed; "+
+			"re-run with --output %s, or delete the fleet (admin fleet delete --fleet %s) and create it again",
+			o.Fleet, have, o.Output, have, o.Fleet)
+	}
+	o.Output = have
+	return nil
+}
+
+// existingOutput returns the output of the fleet if it exists: SageMaker's
+// S3OutputLocation, else the one recorded on its role alias; "" for a new
+// fleet.
+func (a *Admin) existingOutput(ctx context.Context, o FleetCreateOptions) (string, error) {
+	if !o.WithoutSageMaker {
+		df, err := a.sm.DescribeDeviceFleet(ctx, &sagemaker.DescribeDeviceFleetInput{DeviceFleetName: aws.String(o.Fleet)})
+		if err == nil && df.OutputConfig != nil && aws.ToString(df.OutputConfig.S3OutputLocation) != "" {
+			return aws.ToString(df.OutputConfig.S3OutputLocation), nil
+		}
+		if err != nil && !isNotFound(err) && !isRefusal(err) {
+			return "", fmt.Errorf("describe device fleet %s: %w", o.Fleet, err)
+		}
+	}
+	ra, err := a.iot.DescribeRoleAlias(ctx, &iot.DescribeRoleAliasInput{RoleAlias: aws.String(RoleAliasName(o.Fleet))})
+	if isNotFound(err) {
+		return "", nil
+	}
+	if err != nil {
+		return "", fmt.Errorf("describe role alias %s: %w", RoleAliasName(o.Fleet), err)
+	}
+	tags, err := a.aliasTags(ctx, aws.ToString(ra.RoleAliasDescription.RoleAliasArn))
+	if err != nil {
+		return "", err
+	}
+	return tags[tagOutput], nil
 }
 
 // ensureBucket creates the fleet's output bucket when it does not exist,
