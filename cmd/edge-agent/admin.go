@@ -370,8 +370,13 @@ func deviceText(r admin.DeviceResult) string {
 	for _, a := range r.Actions {
 		fmt.Fprintln(&b, a)
 	}
-	if len(r.Actions) == 0 && r.FailedStep == "" {
-		fmt.Fprintln(&b, "nothing to do: already provisioned")
+	switch {
+	case len(r.Actions) > 0:
+	case len(r.Skipped) > 0:
+		fmt.Fprintln(&b, "nothing to do: already provisioned according to the local state; "+
+			"add --recheck to check each step against AWS and repair what is missing")
+	default:
+		fmt.Fprintln(&b, "nothing to do: already provisioned (each step checked against AWS)")
 	}
 	fmt.Fprintf(&b, "device %s: thing %s, certificate %s, endpoint %s, files s3://%s/%s\n",
 		r.Device, r.Thing, r.CertificateID, r.Endpoint, r.Bucket, r.Prefix)
@@ -391,7 +396,8 @@ certificate, key, CA and edge-agent.yaml (from the local state or S3), then
 checks through the control plane each condition the provider needs:
 certificate active, policy attached, policy allows iot:AssumeRoleWithCertificate
 on the role alias, thing attached, role alias exists, endpoint is the
-account's. Exit 1 when the device cannot get credentials.`,
+account's. Exit 1 when the device cannot get credentials; the error names
+what is missing and the provision --recheck that repairs it.`,
 		Example: `  edge-agent admin device verify --fleet line-1 --device cam-0001 --json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -401,7 +407,8 @@ account's. Exit 1 when the device cannot get credentials.`,
 			}
 			res, err := a.VerifyDevice(cmd.Context(), o)
 			if err == nil && !res.OK {
-				err = fmt.Errorf("device %s cannot get credentials: missing %s", o.Device, strings.Join(res.Missing, "; "))
+				err = fmt.Errorf("device %s cannot get credentials: missing %s; re-run `edge-agent admin device provision --fleet %s --device %s --recheck` to repair it",
+					o.Device, strings.Join(res.Missing, "; "), o.Fleet, o.Device)
 				if len(res.Missing) == 0 {
 					err = fmt.Errorf("device %s cannot get credentials: %s", o.Device, res.CredentialsError)
 				}

@@ -5,6 +5,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -37,7 +38,7 @@ func adminSandbox(t *testing.T) (*sandbox.Sandbox, []string) {
 	if err := sb.CreateBucket(context.Background(), adminTestBucket); err != nil {
 		t.Fatalf("create bucket: %v", err)
 	}
-	return sb, []string{"--state-dir", filepath.Join(t.TempDir(), "state")}
+	return sb, []string{"--state-dir", filepath.Join(t.TempDir(), "state"), "--iot-rate", "1000", "--sagemaker-rate", "1000"}
 }
 
 // runCLISplit runs the command and returns its stdout and stderr apart.
@@ -88,4 +89,57 @@ func TestAdminPrintsNothingOnStdoutOnError(t *testing.T) {
 			}
 		})
 	}
+}
+
+func TestAdminNamesTheRepair(t *testing.T) {
+	sb, common := adminSandbox(t)
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, sb.CA, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	run := func(args ...string) (string, string, error) {
+		t.Helper()
+		return runCLISplit(t, append(args, common...)...)
+	}
+	if _, _, err := run("admin", "fleet", "create", "--fleet", "f1", "--create-role", "--output", "s3://"+adminTestBucket+"/f1"); err != nil {
+		t.Fatalf("fleet create: %v", err)
+	}
+	provision := []string{"admin", "device", "provision", "--fleet", "f1", "--device", "d1", "--root-ca", caFile}
+	if _, _, err := run(provision...); err != nil {
+		t.Fatalf("provision: %v", err)
+	}
+
+	t.Run("provision re-run", func(t *testing.T) {
+		stdout, _, err := run(provision...)
+
+		want := "nothing to do: already provisioned according to the local state; add --recheck"
+		if err != nil || !strings.Contains(stdout, want) {
+			t.Errorf("got (%q, %v), want %q", stdout, err, want)
+		}
+	})
+	t.Run("verify with a condition missing", func(t *testing.T) {
+		sb.State.Do(func(s *sandbox.State) {
+			for _, c := range s.Certificates {
+				c.Policies = nil
+			}
+		})
+
+		_, _, err := run("admin", "device", "verify", "--fleet", "f1", "--device", "d1")
+
+		want := "; re-run `edge-agent admin device provision --fleet f1 --device d1 --recheck` to repair it"
+		if err == nil || !strings.Contains(err.Error(), "missing policy attached to certificate") || !strings.HasSuffix(err.Error(), want) {
+			t.Fatalf("got %v, want the missing policy and %q", err, want)
+		}
+	})
+	t.Run("the repair works", func(t *testing.T) {
+		if _, _, err := run(append(provision, "--recheck")...); err != nil {
+			t.Fatalf("provision --recheck: %v", err)
+		}
+
+		stdout, _, err := run("admin", "device", "verify", "--fleet", "f1", "--device", "d1")
+
+		if err != nil || !strings.HasPrefix(stdout, "ok: device d1") {
+			t.Errorf("got (%q, %v), want ok", stdout, err)
+		}
+	})
 }
