@@ -286,6 +286,10 @@ func newFleetDeleteCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "delete",
 		Short: "Deprovision every device, then delete the fleet policy, fleet, role alias and created role",
+		Long: `delete deprovisions every device of the fleet, then deletes the fleet policy,
+the SageMaker device fleet, the role alias and, when admin created it, the IAM
+role. It is idempotent: a fleet that does not exist (deleted before, or a
+typo) is reported as "fleet F not found (nothing to remove)", exit status 0.`,
 		Example: `  edge-agent admin fleet delete --fleet line-1
   edge-agent admin fleet delete --fleet line-1 --keep-role`,
 		Args: cobra.NoArgs,
@@ -304,10 +308,15 @@ func newFleetDeleteCmd() *cobra.Command {
 }
 
 func teardownText(r admin.TeardownResult) string {
-	if len(r.Actions) == 0 {
-		return "nothing to remove\n"
+	switch {
+	case len(r.Actions) > 0:
+		return strings.Join(r.Actions, "\n") + "\n"
+	case r.Device != "":
+		return fmt.Sprintf("device %s not found in fleet %s (nothing to remove)\n", r.Device, r.Fleet)
+	case r.FleetNotFound:
+		return fmt.Sprintf("fleet %s not found (nothing to remove)\n", r.Fleet)
 	}
-	return strings.Join(r.Actions, "\n") + "\n"
+	return fmt.Sprintf("fleet %s: nothing to remove\n", r.Fleet)
 }
 
 func teardownDone(r admin.TeardownResult) []string { return doneBefore(r.Actions) }

@@ -143,3 +143,25 @@ func TestAdminNamesTheRepair(t *testing.T) {
 		}
 	})
 }
+
+func TestAdminTeardownSaysWhatWasNotFound(t *testing.T) {
+	_, common := adminSandbox(t)
+	tests := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"fleet delete", []string{"admin", "fleet", "delete", "--fleet", "typo"}, "fleet typo not found (nothing to remove)\n"},
+		{"device deprovision", []string{"admin", "device", "deprovision", "--fleet", "typo", "--device", "d1"},
+			"device d1 not found in fleet typo (nothing to remove)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			stdout, _, err := runCLISplit(t, append(tt.args, common...)...)
+
+			if err != nil || stdout != tt.want {
+				t.Errorf("got (%q, %v), want (%q, nil)", stdout, err, tt.want)
+			}
+		})
+	}
+}

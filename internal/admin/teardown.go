@@ -30,6 +30,10 @@ type TeardownResult struct {
 	Fleet   string   `json:"fleet"`
 	Device  string   `json:"device,omitempty"`
 	Actions []string `json:"actions"`
+	// FleetNotFound reports that the fleet's role alias does not exist
+	// (deleted before, or a typo); leftovers of its devices are still
+	// removed.
+	FleetNotFound bool `json:"fleet_not_found,omitempty"`
 }
 
 // DeprovisionDevice removes everything a provision made for the device:
@@ -47,10 +51,13 @@ func (a *Admin) DeprovisionDevice(ctx context.Context, o DeprovisionOptions) (Te
 	if err != nil && !isFleetGone(err) {
 		return TeardownResult{}, err
 	}
-	if err != nil {
+	gone := err != nil
+	if gone {
 		fleet = Fleet{Name: o.Fleet, RoleAlias: RoleAliasName(o.Fleet), PolicyName: PolicyName(o.Fleet), SageMaker: true}
 	}
-	return a.deprovision(ctx, fleet, o)
+	res, err := a.deprovision(ctx, fleet, o)
+	res.FleetNotFound = gone
+	return res, err
 }
 
 func isFleetGone(err error) bool { return err != nil && errors.Is(err, ErrFleetNotFound) }
@@ -219,13 +226,14 @@ func (a *Admin) DeleteFleet(ctx context.Context, o FleetDeleteOptions) (Teardown
 		return TeardownResult{}, err
 	}
 	fleet, err := a.LookupFleet(ctx, o.Fleet)
-	if isFleetGone(err) {
+	gone := isFleetGone(err)
+	if gone {
 		fleet, err = Fleet{Name: o.Fleet, RoleAlias: RoleAliasName(o.Fleet), PolicyName: PolicyName(o.Fleet), SageMaker: true}, nil
 	}
 	if err != nil {
 		return TeardownResult{}, err
 	}
-	res := TeardownResult{Fleet: o.Fleet}
+	res := TeardownResult{Fleet: o.Fleet, FleetNotFound: gone}
 
 	devices, err := a.fleetDevices(ctx, fleet)
 	if err != nil {
