@@ -101,25 +101,7 @@ func New(o Options) (*Agent, error) {
 		a.clock = systemClock{}
 	}
 
-	a.fetcher = newIdentityFetcher(o.Config, a.clock.Now, a.log)
-	if _, err := a.fetcher.current(); err != nil {
-		// Not fatal: a device may boot before its clock is set or before
-		// bootstrap ran. The cache retries, and clients see the reason.
-		a.log.Error("no usable identity yet; serving 503 until there is one", zap.Error(err))
-	}
-	info := identityInfo(o.Config, a.fetcher)
-	a.cache = credprovider.NewCache(credprovider.CacheOptions{
-		Fetcher:       a.fetcher,
-		Endpoint:      info.Endpoint,
-		ThingName:     info.ThingName,
-		RoleAlias:     info.RoleAlias,
-		CertNotAfter:  info.CertNotAfter,
-		Clock:         a.clock,
-		Logger:        a.log,
-		PersistPath:   o.Config.CacheFile,
-		OnStateChange: a.stateChanged,
-		Rand:          o.Rand,
-	})
+	a.cache = a.newCache(o)
 
 	token, err := a.token(o.Config)
 	if err != nil {
@@ -139,6 +121,31 @@ func New(o Options) (*Agent, error) {
 		return nil, err
 	}
 	return a, nil
+}
+
+// newCache builds the identity fetcher and the credentials cache in front of
+// it. A missing or not yet valid identity is not fatal: a device may boot
+// before its clock is set or before bootstrap ran. The cache retries, and
+// clients see the reason.
+func (a *Agent) newCache(o Options) *credprovider.Cache {
+	a.fetcher = newIdentityFetcher(o.Config, a.clock.Now, a.log)
+	if _, err := a.fetcher.current(); err != nil {
+		a.log.Error("no usable identity yet; serving 503 until there is one", zap.Error(err))
+	}
+
+	info := identityInfo(o.Config, a.fetcher)
+	return credprovider.NewCache(credprovider.CacheOptions{
+		Fetcher:       a.fetcher,
+		Endpoint:      info.Endpoint,
+		ThingName:     info.ThingName,
+		RoleAlias:     info.RoleAlias,
+		CertNotAfter:  info.CertNotAfter,
+		Clock:         a.clock,
+		Logger:        a.log,
+		PersistPath:   o.Config.CacheFile,
+		OnStateChange: a.stateChanged,
+		Rand:          o.Rand,
+	})
 }
 
 // identityInfo names the identity the cache fetches for.
