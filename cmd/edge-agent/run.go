@@ -88,12 +88,13 @@ func reloadOnHUP(ctx context.Context, a *agent.Agent, opts config.LoadOptions,
 			return
 		case <-hup:
 		}
-		cfg, err := config.Load(opts)
-		if err == nil {
-			err = a.Reload(cfg)
-		}
+		var cfg config.Config
+		err := a.ReloadFrom(func() (config.Config, error) {
+			var err error
+			cfg, err = config.Load(opts)
+			return cfg, err
+		})
 		if err != nil {
-			log.Error("reload refused; keeping the running configuration", zap.Error(err))
 			continue
 		}
 		if err := level.UnmarshalText([]byte(cfg.Log.Level)); err != nil {

@@ -19,13 +19,28 @@ import (
 // so in the log and keeps the listeners it has. On error nothing changes, and
 // the error shows in the status as reload_error until a reload succeeds.
 func (a *Agent) Reload(cfg config.Config) error {
+	return a.ReloadFrom(func() (config.Config, error) { return cfg, nil })
+}
+
+// ReloadFrom is Reload with the configuration read by load, so that a file
+// that no longer parses is reported like any other refused reload.
+func (a *Agent) ReloadFrom(load func() (config.Config, error)) error {
 	_ = a.notifier.Reloading()
 	defer func() { _ = a.notifier.Ready() }()
 
-	err := a.reload(cfg)
+	cfg, err := load()
+	if err != nil {
+		err = fmt.Errorf("reload: %w", err)
+	} else {
+		err = a.reload(cfg)
+	}
+
 	a.mu.Lock()
 	a.reloadErr = err
 	a.mu.Unlock()
+	if err != nil {
+		a.log.Error("reload refused; keeping the running configuration", zap.Error(err))
+	}
 	return err
 }
 

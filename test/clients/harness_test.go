@@ -94,6 +94,9 @@ type world struct {
 	tcpPort   int
 	imdsPort  int
 	agentLog  *syncBuffer
+	agent     *os.Process
+	stopped   chan struct{} // closed when the agent has exited
+	exitErr   error         // its exit status, once stopped is closed
 }
 
 // worldOptions chooses what differs between worlds.
@@ -182,11 +185,17 @@ func (w *world) startAgent(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatalf("start edge-agent: %v", err)
 	}
+	w.agent = cmd.Process
 	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	w.stopped = make(chan struct{})
+	go func() {
+		w.exitErr = cmd.Wait()
+		close(w.stopped)
+		exited <- w.exitErr
+	}()
 	t.Cleanup(func() {
 		cancel()
-		<-exited
+		<-w.stopped
 		if t.Failed() {
 			t.Logf("edge-agent log:\n%s", w.redact(w.agentLog.String()))
 		}
