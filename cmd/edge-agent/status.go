@@ -23,10 +23,14 @@ type agentStatus struct {
 	NextRefresh         string `json:"next_refresh"`
 	ClockSkewSeconds    int64  `json:"clock_skew_seconds"`
 	CertificateNotAfter string `json:"certificate_not_after"`
-	LastError           *struct {
-		Class   string `json:"class"`
-		Message string `json:"message"`
-	} `json:"last_error"`
+	LastError           *statusError `json:"last_error"`
+	ReloadError         *statusError `json:"reload_error"`
+}
+
+// statusError is an error as the status reports it.
+type statusError struct {
+	Class   string `json:"class"`
+	Message string `json:"message"`
 }
 
 // serving reports whether the daemon holds credentials valid at now.
@@ -92,6 +96,9 @@ func printStatus(out io.Writer, st agentStatus, now time.Time) error {
 	row("next refresh", when(st.NextRefresh, now))
 	if st.LastError != nil {
 		row("last error", st.LastError.Class+": "+st.LastError.Message)
+	}
+	if st.ReloadError != nil {
+		row("reload refused", st.ReloadError.Message)
 	}
 	row("clock skew", (time.Duration(st.ClockSkewSeconds) * time.Second).String())
 	row("certificate not after", when(st.CertificateNotAfter, now))
