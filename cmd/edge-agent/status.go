@@ -15,14 +15,14 @@ import (
 
 // agentStatus is the part of GET /v1/status (CONTRACT.md) this command reads.
 type agentStatus struct {
-	State               string `json:"state"`
-	ThingName           string `json:"thing_name"`
-	RoleAlias           string `json:"role_alias"`
-	Expiration          string `json:"expiration"`
-	LastRefresh         string `json:"last_refresh"`
-	NextRefresh         string `json:"next_refresh"`
-	ClockSkewSeconds    int64  `json:"clock_skew_seconds"`
-	CertificateNotAfter string `json:"certificate_not_after"`
+	State               string       `json:"state"`
+	ThingName           string       `json:"thing_name"`
+	RoleAlias           string       `json:"role_alias"`
+	Expiration          string       `json:"expiration"`
+	LastRefresh         string       `json:"last_refresh"`
+	NextRefresh         string       `json:"next_refresh"`
+	ClockSkewSeconds    int64        `json:"clock_skew_seconds"`
+	CertificateNotAfter string       `json:"certificate_not_after"`
 	LastError           *statusError `json:"last_error"`
 	ReloadError         *statusError `json:"reload_error"`
 }
