@@ -87,6 +87,7 @@ func TestColdCacheOneUpstreamCall(t *testing.T) {
 		})
 	}
 	wg.Wait()
+	c.CloseIdleConnections()
 	waitReady(t, a.Ready())
 
 	if got := ok.Load(); got != clients {
