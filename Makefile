@@ -1,6 +1,9 @@
 # edge-agent build, test and demo targets. Every target works offline except
-# for the first download of Go modules (and of Debian and npm packages, which
-# .ci/run installs).
+# for the first download of Go modules, and of the Debian and npm packages that
+# `make deps` (part of `make test`) installs when they are missing.
+
+SHELL       := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
 
 GO        ?= go
 BIN       := bin
@@ -55,6 +58,7 @@ unit:
 ## integration: tests with real components (mosquitto, AWS CLI, boto3, JS SDK, systemd, dpkg)
 integration:
 	$(GO) test -race -count=1 -tags integration -timeout 20m ./test/...
+	$(GO) test -count=1 -v -run TestFleetProvisionHoldsRateLimitsAndResumes ./internal/admin -fleet-devices=1000 | grep -E '^(---|ok|FAIL)|devices in'
 
 ## demo: the whole flow against the local sandbox
 demo: build
