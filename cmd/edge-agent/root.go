@@ -34,11 +34,20 @@ func newRootCmd() *cobra.Command {
 		Long: `edge-agent installs a device certificate, exchanges it for temporary AWS
 credentials at the AWS IoT credentials provider, and serves those credentials to
 every process on the device in the formats the AWS SDKs read unmodified.`,
-		Version:       versionLine(),
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.SetVersionTemplate("{{.Version}}\n")
+	// --version is a plain flag rather than cobra's Version field: a version
+	// template makes cobra run text/template, whose reflection turns off the
+	// linker's dead code elimination and nearly triples the binary.
+	showVersion := root.Flags().Bool("version", false, "print the version, commit and build date")
+	root.RunE = func(cmd *cobra.Command, _ []string) error {
+		if *showVersion {
+			_, err := fmt.Fprintln(cmd.OutOrStdout(), versionLine())
+			return err
+		}
+		return cmd.Help()
+	}
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error {
 		return fmt.Errorf("%w; run '%s --help'", err, cmd.CommandPath())
 	})
