@@ -263,7 +263,17 @@ func checkBinary(t *testing.T, pkg string, machine elf.Machine) {
 		t.Fatal(err)
 	}
 	t.Logf("stripped binary: %d bytes", fi.Size())
+	if fi.Size() > maxBinarySize {
+		t.Errorf("stripped binary: %d bytes, over %d: something turned off the linker's dead "+
+			"code elimination (text/template or reflect.Method reachable, e.g. a cobra template)",
+			fi.Size(), maxBinarySize)
+	}
 }
+
+// maxBinarySize is a ceiling well above the stripped binary's size (about
+// 17 MB with the admin commands) and well below what it becomes when dead code
+// elimination is lost (44 MB), so that such a regression fails here.
+const maxBinarySize = 24 << 20
 
 func extractBinary(t *testing.T, pkg string) string {
 	t.Helper()
