@@ -49,7 +49,7 @@ bucket=demo-authorization-files
 prefix=authorization-files/$device/
 
 step "start edge-sandbox (S3, IoT, SageMaker, IAM, credentials provider)"
-"$bin/edge-sandbox" --dir "$work/sandbox" --cred-duration 1h >"$work/sandbox.log" 2>&1 &
+"$bin/edge-sandbox" --dir "$work/sandbox" --cred-duration 1h --require-sigv4 >"$work/sandbox.log" 2>&1 &
 pids+=($!)
 wait_for "the sandbox" 20 test -s "$work/sandbox/endpoints.env"
 # shellcheck disable=SC1091
@@ -98,20 +98,23 @@ pids+=($!)
 wait_for "the agent to serve credentials" 20 "$bin/edge-agent" status --socket "$work/run/agent.sock"
 "$bin/edge-agent" status --socket "$work/run/agent.sock"
 
+# Consumers 2 and 3 also list a bucket with what they got: the sandbox's S3
+# checks each SigV4 signature against the credentials it issued (it checks
+# signatures, not IAM policies, so any bucket will do).
 step "consumer 1: GET /v1/credentials on the unix socket"
 "$bin/democlient" -door socket -socket "$work/run/agent.sock"
 
 step "consumer 2: the Go SDK's default chain via AWS_CONTAINER_CREDENTIALS_FULL_URI"
 AWS_CONTAINER_CREDENTIALS_FULL_URI=http://127.0.0.1:$port/v1/credentials \
-	AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$work/run/token \
-	"$bin/democlient" -door sdk
+	AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE=$work/run/token AWS_REGION=$EDGE_SANDBOX_REGION \
+	"$bin/democlient" -door sdk -bucket "$bucket" -s3 "$EDGE_SANDBOX_S3_URL"
 
 step "consumer 3: the Go SDK with a credential_process profile"
 cat >"$work/aws-config" <<EOF
 [profile edge]
 credential_process = $bin/edge-agent credential-process --socket $work/run/agent.sock
 EOF
-AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=/dev/null \
-	"$bin/democlient" -door process -profile edge
+AWS_CONFIG_FILE=$work/aws-config AWS_SHARED_CREDENTIALS_FILE=/dev/null AWS_REGION=$EDGE_SANDBOX_REGION \
+	"$bin/democlient" -door process -profile edge -bucket "$bucket" -s3 "$EDGE_SANDBOX_S3_URL"
 
 step "demo finished: stopping everything it started"
