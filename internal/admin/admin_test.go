@@ -3,6 +3,7 @@ package admin
 import (
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -311,5 +312,91 @@ func TestCSRKeepsTheKeyOnTheDevice(t *testing.T) {
 		Key: aws.String(AuthorizationPrefix("dev-1") + "private.pem.key")})
 	if err == nil {
 		t.Errorf("private.pem.key was uploaded in the CSR flow")
+	}
+}
+
+// principals returns the certificates attached to thing in the sandbox.
+func (e *env) principals(t *testing.T, thing string) int {
+	t.Helper()
+	n := 0
+	e.sb.State.Do(func(s *sandbox.State) {
+		for _, c := range s.Certificates {
+			if slices.Contains(c.Things, thing) {
+				n++
+			}
+		}
+	})
+	return n
+}
+
+func TestProvisionWithLostStateReusesTheAttachedCertificate(t *testing.T) {
+	want := cleanDump(t, "")
+	tests := []struct {
+		name string
+		// lose removes what the operator lost besides the state folder.
+		lose    func(t *testing.T, e *env)
+		wantErr string
+	}{
+		{name: "files in S3", lose: func(*testing.T, *env) {}},
+		{name: "key lost everywhere", wantErr: "deprovision", lose: func(t *testing.T, e *env) {
+			_, err := e.sb.S3Client().DeleteObject(context.Background(), &s3.DeleteObjectInput{
+				Bucket: aws.String(testBucket), Key: aws.String(AuthorizationPrefix("dev-1") + "private.pem.key")})
+			if err != nil {
+				t.Fatal(err)
+			}
+		}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			e := newEnv(t, Limits{})
+			e.createFleet(t, FleetCreateOptions{})
+			ctx := context.Background()
+			if _, err := e.admin.ProvisionDevice(ctx, e.deviceOptions("dev-1")); err != nil {
+				t.Fatal(err)
+			}
+			tt.lose(t, e)
+			fresh := newAdmin(t, filepath.Join(t.TempDir(), "fresh-state"), Limits{})
+
+			_, err := fresh.ProvisionDevice(ctx, e.deviceOptions("dev-1"))
+			if got := e.principals(t, "dev-1"); got != 1 {
+				t.Errorf("thing dev-1: got %d certificates attached, want 1", got)
+			}
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) || !strings.Contains(err.Error(), "certificate attached") {
+					t.Fatalf("provision with the key lost: got %v, want an error saying a certificate is attached and %q", err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatalf("provision with a fresh state folder: %v", err)
+			}
+			if got := e.dump(t); got != want {
+				t.Errorf("after a provision with a fresh state folder:\n got %s\nwant %s", got, want)
+			}
+		})
+	}
+}
+
+func TestFleetProvisionWithLostStateKeepsOneCertificatePerThing(t *testing.T) {
+	e := newEnv(t, Limits{})
+	e.createFleet(t, FleetCreateOptions{})
+	const n = 5
+	manifest := make([]ManifestEntry, n)
+	for i := range manifest {
+		manifest[i] = ManifestEntry{Device: fmt.Sprintf("dev-%d", i)}
+	}
+	opts := BulkOptions{Fleet: testFleet, Manifest: manifest, RootCA: e.sb.CA}
+	if _, err := e.admin.ProvisionFleet(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	before := e.dump(t)
+
+	fresh := newAdmin(t, filepath.Join(t.TempDir(), "fresh-state"), Limits{})
+	if _, err := fresh.ProvisionFleet(context.Background(), opts); err != nil {
+		t.Fatalf("fleet provision with a fresh state folder: %v", err)
+	}
+	checkOneCertificatePerThing(t, e, n)
+	if got := e.dump(t); got != before {
+		t.Errorf("fleet provision with a fresh state folder changed the account:\n got %s\nwant %s", got, before)
 	}
 }

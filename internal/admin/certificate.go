@@ -15,15 +15,18 @@ import (
 // files, or a new one. The key and certificate are written to the local
 // state (0600) before anything else happens, so that no later failure can
 // lose them.
-func (p *provisioner) certificateStep(ctx context.Context, st *deviceState, csr []byte, thingExisted bool) (string, error) {
+//
+// Without a recorded certificate the thing's principals are listed first:
+// CreateThing succeeds on a thing that already exists with the same
+// attributes, so a thing made by an earlier run whose local state is gone
+// looks new, and only this call keeps it from getting a second certificate.
+func (p *provisioner) certificateStep(ctx context.Context, st *deviceState, csr []byte) (string, error) {
 	if st.CertificateID != "" {
 		return "", p.checkCertificate(ctx, st)
 	}
-	if thingExisted {
-		recovered, err := p.recoverCertificate(ctx, st)
-		if err != nil || recovered {
-			return "", err
-		}
+	recovered, err := p.recoverCertificate(ctx, st)
+	if err != nil || recovered {
+		return "", err
 	}
 
 	// A certificate created but not recorded would be left behind, so the
@@ -80,29 +83,48 @@ func (p *provisioner) checkCertificate(ctx context.Context, st *deviceState) err
 }
 
 // recoverCertificate handles a device whose local state was lost: a
-// certificate already attached to its thing is taken back when the
-// device's S3 files hold it (and its key), and refused otherwise.
+// certificate already attached to its thing is taken back when its files
+// (and its key, unless the device made its own) are found in the local
+// state folder or under the device's S3 prefix, and refused otherwise.
 func (p *provisioner) recoverCertificate(ctx context.Context, st *deviceState) (bool, error) {
 	principals, err := p.thingPrincipals(ctx, st.Thing)
 	if err != nil || len(principals) == 0 {
 		return false, err
 	}
-	files, err := p.a.downloadFiles(ctx, st.Bucket, AuthorizationPrefix(st.Device))
+	sources, err := p.certificateSources(ctx, st)
 	if err != nil {
 		return false, err
 	}
 	for _, arn := range principals {
 		id := certificateIDFromARN(arn)
-		if len(files.Cert) == 0 || certificateID(files.Cert) != id || (len(files.Key) == 0 && !st.CSR) {
-			continue
+		for _, f := range sources {
+			if len(f.Cert) == 0 || certificateID(f.Cert) != id || (len(f.Key) == 0 && !st.CSR) {
+				continue
+			}
+			if _, err := p.keep(st, id, arn, f.Cert, keyOrNil(f.Key, st.CSR)); err != nil {
+				return false, err
+			}
+			return true, nil
 		}
-		if _, err := p.keep(st, id, arn, files.Cert, keyOrNil(files.Key, st.CSR)); err != nil {
-			return false, err
-		}
-		return true, nil
 	}
-	return false, fmt.Errorf("thing %s has %w (%s): run admin device deprovision --device %s first",
-		st.Thing, errUnknownPrincipal, principals[0], st.Device)
+	return false, fmt.Errorf("thing %s has %w (%s), and neither the local state nor s3://%s/%s holds its key: "+
+		"admin will not attach a second certificate; put the device's files back under that prefix and re-run, "+
+		"or run admin device deprovision --fleet %s --device %s first",
+		st.Thing, errUnknownPrincipal, certificateIDFromARN(principals[0]), st.Bucket, AuthorizationPrefix(st.Device),
+		st.Fleet, st.Device)
+}
+
+// certificateSources returns the device's files where a lost run may have
+// left them: the local state folder, then its S3 prefix.
+func (p *provisioner) certificateSources(ctx context.Context, st *deviceState) ([]authFiles, error) {
+	var local authFiles
+	local.Cert, _ = p.a.state.read(st.Fleet, st.Device, certFile)
+	local.Key, _ = p.a.state.read(st.Fleet, st.Device, keyFile)
+	remote, err := p.a.downloadFiles(ctx, st.Bucket, AuthorizationPrefix(st.Device))
+	if err != nil {
+		return nil, err
+	}
+	return []authFiles{local, remote}, nil
 }
 
 func keyOrNil(key []byte, csr bool) []byte {

@@ -209,7 +209,6 @@ type stepFunc func(ctx context.Context, st *deviceState, csr []byte) (string, er
 // ends; csr is the device's CSR, if any.
 func (p *provisioner) runWith(ctx context.Context, st *deviceState, steps []string, csr []byte, res *DeviceResult) error {
 	defer p.fillResult(st, res)
-	thingExisted := st.done(stepThing) && !st.thingThisRun
 
 	for _, step := range steps {
 		if st.done(step) && !p.recheck {
@@ -220,7 +219,7 @@ func (p *provisioner) runWith(ctx context.Context, st *deviceState, steps []stri
 			res.FailedStep = step
 			return err
 		}
-		action, err := p.step(step, thingExisted)(ctx, st, csr)
+		action, err := p.step(step)(ctx, st, csr)
 		if err != nil {
 			res.FailedStep = step
 			return fmt.Errorf("device %s: step %s: %w", st.Device, step, err)
@@ -243,7 +242,7 @@ func (p *provisioner) fillResult(st *deviceState, res *DeviceResult) {
 	res.Endpoint = st.Endpoint
 }
 
-func (p *provisioner) step(name string, thingExisted bool) stepFunc {
+func (p *provisioner) step(name string) stepFunc {
 	switch name {
 	case stepThingType:
 		return p.thingTypeStep
@@ -252,9 +251,7 @@ func (p *provisioner) step(name string, thingExisted bool) stepFunc {
 	case stepRegister:
 		return p.registerStep
 	case stepCertificate:
-		return func(ctx context.Context, st *deviceState, csr []byte) (string, error) {
-			return p.certificateStep(ctx, st, csr, thingExisted)
-		}
+		return p.certificateStep
 	case stepPolicy:
 		return func(ctx context.Context, _ *deviceState, _ []byte) (string, error) { return p.ensurePolicy(ctx) }
 	case stepAttachPol:
@@ -335,7 +332,6 @@ func (p *provisioner) thingStep(ctx context.Context, st *deviceState, _ []byte) 
 	if err != nil {
 		return "", fmt.Errorf("create thing %s: %w", st.Thing, err)
 	}
-	st.thingThisRun = true
 	return "created thing " + st.Thing, nil
 }
 

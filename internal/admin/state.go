@@ -45,10 +45,6 @@ type deviceState struct {
 	Done map[string]bool `json:"done"`
 	// Uploaded maps each uploaded file name to the SHA-256 of its content.
 	Uploaded map[string]string `json:"uploaded,omitempty"`
-
-	// thingThisRun reports whether this process created the thing, so
-	// that no earlier certificate can be attached to it.
-	thingThisRun bool
 }
 
 func (s *deviceState) done(step string) bool { return s.Done[step] }
