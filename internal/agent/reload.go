@@ -1,7 +1,6 @@
 package agent
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"time"
@@ -9,6 +8,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/edge-agent/edge-agent/internal/config"
+	"github.com/edge-agent/edge-agent/internal/credprovider"
 )
 
 // Reload applies a new configuration and re-reads the identity without
@@ -77,22 +77,33 @@ func listenersChanged(a, b config.Config) bool {
 		!slices.Equal(a.TCP.Addresses, b.TCP.Addresses) || a.IMDS.Port != b.IMDS.Port
 }
 
-// Healthy reports whether the refresh loop still answers: a cache whose lock
-// is held by a wedged call does not answer within a few seconds. The systemd
-// watchdog pings only while it is true.
+// Healthy reports whether the refresh loop is alive: it has gone round
+// recently (it wakes at least every credprovider.MaxIdle, and an upstream
+// call is bounded by the cache's fetch timeout), and the cache's state still
+// answers within a few seconds, which a lock held by a wedged call would
+// prevent. The systemd watchdog pings only while it is true, so a wedged loop
+// gets the agent restarted.
 func (a *Agent) Healthy() bool {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
+	last := a.cache.LastPass()
+	if last.IsZero() || a.clock.Now().Sub(last) > staleLoop {
+		return false
+	}
 
 	done := make(chan struct{})
 	go func() {
 		a.cache.Status()
 		close(done)
 	}()
+	t := time.NewTimer(5 * time.Second)
+	defer t.Stop()
 	select {
 	case <-done:
 		return true
-	case <-ctx.Done():
+	case <-t.C:
 		return false
 	}
 }
+
+// staleLoop is how long since the refresh loop's last pass the agent counts
+// as wedged: one idle wait, one upstream call at its timeout, and a margin.
+const staleLoop = credprovider.MaxIdle + credprovider.DefaultFetchTimeout + time.Minute

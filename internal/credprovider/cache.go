@@ -115,6 +115,10 @@ type Cache struct {
 	// kick wakes Run when state changes outside its loop.
 	kick chan struct{}
 
+	// pass is when Run last went round its loop (UnixNano on the cache's
+	// clock), for the systemd watchdog.
+	pass atomic.Int64
+
 	// base is the parent of every upstream call's context; stop cancels
 	// it when Run ends, so that no call outlives the daemon.
 	base context.Context

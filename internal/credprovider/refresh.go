@@ -27,6 +27,7 @@ var errIdentityChanged = errors.New("identity changed during the call; result di
 func (c *Cache) Run(ctx context.Context) error {
 	defer c.shutdown()
 	for {
+		c.pass.Store(c.clock.Now().UnixNano())
 		c.mu.Lock()
 		wait, f := c.planLocked(c.clock.Now())
 		c.mu.Unlock()
@@ -45,6 +46,22 @@ func (c *Cache) Run(ctx context.Context) error {
 		}
 	}
 }
+
+// LastPass returns when Run last went round its refresh loop, by the
+// cache's clock, or zero before Run started. Run goes round at least every
+// MaxIdle, and after each upstream call, which FetchTimeout bounds, so an
+// older pass means the loop is stuck.
+func (c *Cache) LastPass() time.Time {
+	n := c.pass.Load()
+	if n == 0 {
+		return time.Time{}
+	}
+	return time.Unix(0, n)
+}
+
+// MaxIdle is the longest Run waits between two passes of its loop when no
+// upstream call is in flight.
+const MaxIdle = maxSleep
 
 // shutdown cancels the call in flight, if any, and waits until it has been
 // recorded, so that nothing writes the cache file after Run returns.

@@ -15,6 +15,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -230,6 +231,17 @@ func (h *harness) assertNoSecrets(extra ...string) {
 	}
 	if tok, err := os.ReadFile(h.cfg.TCP.TokenFile); err == nil {
 		secrets = append(secrets, string(tok))
+	}
+	// Each base64 line of the private key, so that a key logged in any
+	// form of PEM is found.
+	if key, err := os.ReadFile(filepath.Join(h.dir, "identity", "private.pem.key")); err == nil {
+		for _, line := range strings.Split(string(key), "\n") {
+			if len(line) >= 32 && !strings.HasPrefix(line, "-----") {
+				secrets = append(secrets, line)
+			}
+		}
+	} else {
+		h.t.Fatalf("read the private key to search the logs for it: %v", err)
 	}
 	for _, s := range secrets {
 		if s != "" && bytes.Contains([]byte(logs), []byte(s)) {
