@@ -137,32 +137,78 @@ func cleanDump(t *testing.T, thingType string) string {
 
 func TestFailureAtEachStepThenRerunEndsAsACleanRun(t *testing.T) {
 	want := cleanDump(t, "sensor")
-	calls := []string{"iot:DescribeThingType", "iot:CreateThingType", "iot:CreateThing", "sagemaker:RegisterDevices",
-		"iot:CreateKeysAndCertificate", "iot:GetPolicy", "iot:CreatePolicy", "iot:AttachPolicy",
-		"iot:AttachThingPrincipal", "iot:DescribeEndpoint"}
-	for _, call := range calls {
-		t.Run(call, func(t *testing.T) {
+	// Calls of fleet create, whose fault comes before the fleet exists.
+	fleetCalls := []string{"s3:HeadBucket", "iam:GetRole", "iam:CreateRole", "iam:ListAttachedRolePolicies",
+		"iam:AttachRolePolicy", "sagemaker:DescribeDeviceFleet", "sagemaker:CreateDeviceFleet",
+		"iot:DescribeRoleAlias", "iot:TagResource"}
+	deviceCalls := []string{"iot:DescribeRoleAlias", "iot:DescribeThingType", "iot:CreateThingType", "iot:CreateThing",
+		"sagemaker:RegisterDevices", "iot:ListThingPrincipals", "iot:CreateKeysAndCertificate", "iot:GetPolicy",
+		"iot:CreatePolicy", "iot:AttachPolicy", "iot:AttachThingPrincipal", "iot:DescribeEndpoint", "s3:PutObject"}
+	type tc struct {
+		call  string
+		fleet bool
+	}
+	var tests []tc
+	for _, c := range fleetCalls {
+		tests = append(tests, tc{c, true})
+	}
+	for _, c := range deviceCalls {
+		tests = append(tests, tc{c, false})
+	}
+	for _, tt := range tests {
+		name := "device/" + tt.call
+		if tt.fleet {
+			name = "fleet/" + tt.call
+		}
+		t.Run(name, func(t *testing.T) {
 			e := newEnv(t, Limits{})
-			e.createFleet(t, FleetCreateOptions{})
 			o := e.deviceOptions("dev-1")
 			o.ThingType = "sensor"
-			code := "InvalidRequestException"
-			if strings.HasPrefix(call, "sagemaker:") {
-				code = "ValidationException"
+			f := faultAt(tt.call)
+			if tt.fleet && strings.HasPrefix(tt.call, "sagemaker:") {
+				// A 4xx from SageMaker's fleet calls is a refusal that fleet
+				// create answers by going without SageMaker; a failure is a
+				// 5xx the SDK's three attempts all get.
+				f = sandbox.CallFault{Code: "InternalFailure", Times: 3}
 			}
-			e.cp.InjectFault(call, sandbox.CallFault{Code: code, Times: 1})
+			inject := func() { e.cp.InjectFault(tt.call, f) }
 
-			if _, err := e.admin.ProvisionDevice(context.Background(), o); err == nil {
-				t.Fatalf("provision with a fault at %s: got no error", call)
+			if tt.fleet {
+				inject()
+				if _, err := e.admin.CreateFleet(context.Background(), FleetCreateOptions{Fleet: testFleet,
+					Output: "s3://" + testBucket + "/output", CreateRole: true}); err == nil {
+					t.Fatalf("fleet create with a fault at %s: got no error", tt.call)
+				}
+				e.createFleet(t, FleetCreateOptions{})
+			} else {
+				e.createFleet(t, FleetCreateOptions{})
+				inject()
+				if _, err := e.admin.ProvisionDevice(context.Background(), o); err == nil {
+					t.Fatalf("provision with a fault at %s: got no error", tt.call)
+				}
 			}
 			if _, err := e.admin.ProvisionDevice(context.Background(), o); err != nil {
 				t.Fatalf("re-run: %v", err)
 			}
 			if got := e.dump(t); got != want {
-				t.Errorf("after a fault at %s and a re-run:\n got %s\nwant %s", call, got, want)
+				t.Errorf("after a fault at %s and a re-run:\n got %s\nwant %s", tt.call, got, want)
 			}
 		})
 	}
+}
+
+// faultAt returns a fault the SDK does not retry, in the terms of call's
+// service.
+func faultAt(call string) sandbox.CallFault {
+	switch service, _, _ := strings.Cut(call, ":"); service {
+	case "sagemaker":
+		return sandbox.CallFault{Code: "ValidationException", Times: 1}
+	case "iam":
+		return sandbox.CallFault{Code: "InvalidInput", Times: 1}
+	case "s3":
+		return sandbox.CallFault{Code: "AccessDenied", Times: 1}
+	}
+	return sandbox.CallFault{Code: "InvalidRequestException", Times: 1}
 }
 
 func TestVerifyNamesTheMissingCondition(t *testing.T) {

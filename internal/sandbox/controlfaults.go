@@ -2,6 +2,8 @@ package sandbox
 
 import (
 	"fmt"
+	"html"
+	"net/http"
 	"sort"
 	"strings"
 	"sync"
@@ -22,7 +24,8 @@ type APIError struct {
 func (e *APIError) Error() string { return e.Code + ": " + e.Message }
 
 // CallFault is a failure to inject at a named control-plane call such as
-// "iot:AttachPolicy" or "sagemaker:RegisterDevices".
+// "iot:AttachPolicy" or "sagemaker:RegisterDevices", or at an S3 call such
+// as "s3:PutObject" (S3 faults are not counted in [CallStats]).
 type CallFault struct {
 	// Code is the AWS error code, such as "ThrottlingException" or
 	// "InternalFailureException".
@@ -60,6 +63,11 @@ var errorStatus = map[string]int{
 	"ServiceFailure":                 500,
 	"InternalFailure":                500,
 	"AccessDeniedException":          400,
+	"AccessDenied":                   403,
+	"InternalError":                  500,
+	"SlowDown":                       503,
+	"NoSuchKey":                      404,
+	"NoSuchBucket":                   404,
 }
 
 // statusOf returns the HTTP status for an error code of service.
@@ -264,4 +272,62 @@ func (s *CallStats) Reset() {
 	s.calls = map[string]int{}
 	s.perSecond = map[string]map[int64]int{}
 	s.throttled = map[string]int{}
+}
+
+func init() { registerS3Middleware(s3Faults) }
+
+// s3Faults answers an S3 call with the fault injected at its name
+// ("s3:PutObject", "s3:GetObject"...) through [ControlPlane.InjectFault],
+// in S3's XML error shape, before the call reaches the bucket.
+func s3Faults(sb *Sandbox, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		cp := sb.ControlPlane()
+		if cp == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		e := cp.takeFault("s3:" + s3Operation(r))
+		if e == nil {
+			next.ServeHTTP(w, r)
+			return
+		}
+		w.Header().Set("Content-Type", "application/xml")
+		w.WriteHeader(e.Status)
+		fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>%s</Code><Message>%s</Message></Error>",
+			html.EscapeString(e.Code), html.EscapeString(e.Message))
+	})
+}
+
+// s3Operation names a path-style S3 request by its API operation.
+func s3Operation(r *http.Request) string {
+	_, key, _ := strings.Cut(strings.TrimPrefix(r.URL.Path, "/"), "/")
+	q := r.URL.Query()
+	if key == "" {
+		switch r.Method {
+		case http.MethodPut:
+			return "CreateBucket"
+		case http.MethodHead:
+			return "HeadBucket"
+		case http.MethodDelete:
+			return "DeleteBucket"
+		case http.MethodPost:
+			return "DeleteObjects"
+		}
+		if q.Get("list-type") == "2" {
+			return "ListObjectsV2"
+		}
+		return "ListObjects"
+	}
+	switch r.Method {
+	case http.MethodPut:
+		if r.Header.Get("X-Amz-Copy-Source") != "" {
+			return "CopyObject"
+		}
+		return "PutObject"
+	case http.MethodHead:
+		return "HeadObject"
+	case http.MethodDelete:
+		return "DeleteObject"
+	}
+	return "GetObject"
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"net/http"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -12,6 +13,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/iam"
 	"github.com/aws/aws-sdk-go-v2/service/iot"
 	iottypes "github.com/aws/aws-sdk-go-v2/service/iot/types"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sagemaker"
 	smtypes "github.com/aws/aws-sdk-go-v2/service/sagemaker/types"
 	"github.com/aws/smithy-go"
@@ -327,5 +329,39 @@ func TestControlPlaneFaultsAndThrottle(t *testing.T) {
 	}
 	if got, want := cp.Stats().Throttled("iot"), 1; got != want {
 		t.Errorf("throttled: got %d, want %d", got, want)
+	}
+}
+
+func TestControlPlaneInjectsS3Faults(t *testing.T) {
+	sb, _ := startSandbox(t, Options{})
+	ctx := context.Background()
+	if err := sb.CreateBucket(ctx, "faults"); err != nil {
+		t.Fatal(err)
+	}
+	cp := sb.ControlPlane()
+	c := sb.S3Client()
+	put := func() error {
+		_, err := c.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String("faults"), Key: aws.String("d/x"),
+			Body: strings.NewReader("x")})
+		return err
+	}
+	get := func() error {
+		_, err := c.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String("faults"), Key: aws.String("d/x")})
+		return err
+	}
+
+	cp.InjectFault("s3:PutObject", CallFault{Code: "AccessDenied", Times: 1})
+	if code, status := apiCode(put()); code != "AccessDenied" || status != http.StatusForbidden {
+		t.Errorf("put with a fault: got %s %d, want AccessDenied 403", code, status)
+	}
+	if err := put(); err != nil {
+		t.Errorf("put after the fault: %v", err)
+	}
+	if err := get(); err != nil {
+		t.Errorf("get, no fault at it: %v", err)
+	}
+	cp.InjectFault("s3:GetObject", CallFault{Code: "AccessDenied", Times: 1})
+	if code, _ := apiCode(get()); code != "AccessDenied" {
+		t.Errorf("get with a fault: got %q, want AccessDenied", code)
 	}
 }
