@@ -23,7 +23,8 @@ const SocketMode = 0o660
 var DefaultLoopbackAddrs = []string{"127.0.0.1", "::1"}
 
 // ListenUnix listens on a unix socket at path, mode [SocketMode], owned by
-// group when group (a name or a numeric gid) is not empty.
+// group when group (a name or a numeric gid) is not empty. [Server.ServeUnix]
+// on the listener returned then allows the members of group.
 //
 // The parent folder is created 0755 when missing. A socket file left by a
 // crash (nothing accepts on it) is replaced; a socket something still serves
@@ -48,11 +49,24 @@ func ListenUnix(path, group string) (net.Listener, error) {
 		ln.Close()
 		return nil, fmt.Errorf("chmod socket %s: %w", path, err)
 	}
-	if err := ChownGroup(path, group); err != nil {
+	if group == "" {
+		return ln, nil
+	}
+	gid, err := lookupGID(path, group)
+	if err == nil {
+		err = chownGID(path, group, gid)
+	}
+	if err != nil {
 		ln.Close()
 		return nil, err
 	}
-	return ln, nil
+	return &groupListener{Listener: ln, gid: gid}, nil
+}
+
+// groupListener is a unix listener whose socket file belongs to gid.
+type groupListener struct {
+	net.Listener
+	gid int
 }
 
 // removeStaleSocket removes a socket at path that nothing serves on, and
@@ -111,20 +125,37 @@ func ChownGroup(path, group string) error {
 		return nil
 	}
 
-	gid, err := strconv.Atoi(group)
+	gid, err := lookupGID(path, group)
 	if err != nil {
-		g, lerr := user.LookupGroup(group)
-		var unknown user.UnknownGroupError
-		if errors.As(lerr, &unknown) {
-			return fmt.Errorf("give %s to group %s: no such group: create it (groupadd --system %s) or change socket.group",
-				path, group, group)
-		}
-		if lerr != nil {
-			return fmt.Errorf("look up group %q for %s: %w", group, path, lerr)
-		}
-		gid, _ = strconv.Atoi(g.Gid)
+		return err
+	}
+	return chownGID(path, group, gid)
+}
+
+// lookupGID resolves group, a name or a numeric gid, for path.
+func lookupGID(path, group string) (int, error) {
+	if gid, err := strconv.Atoi(group); err == nil {
+		return gid, nil
 	}
 
+	g, err := user.LookupGroup(group)
+	var unknown user.UnknownGroupError
+	if errors.As(err, &unknown) {
+		return 0, fmt.Errorf("give %s to group %s: no such group: create it (groupadd --system %s) or change socket.group",
+			path, group, group)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("look up group %q for %s: %w", group, path, err)
+	}
+	gid, err := strconv.Atoi(g.Gid)
+	if err != nil {
+		return 0, fmt.Errorf("look up group %q for %s: gid %q is not a number", group, path, g.Gid)
+	}
+	return gid, nil
+}
+
+// chownGID gives path to gid, the group named group.
+func chownGID(path, group string, gid int) error {
 	if err := os.Chown(path, -1, gid); err != nil {
 		return fmt.Errorf("chown %s to group %s: %w", path, group, err)
 	}

@@ -8,10 +8,12 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
+	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -193,8 +195,16 @@ func openPath(t *testing.T, path string) {
 
 // dialAs connects to path from a locked OS thread whose uid and gid are
 // changed with raw syscalls (which, unlike syscall.Setuid, touch only that
-// thread). The thread is never unlocked, so the runtime discards it.
+// thread), with no supplementary groups. The thread is never unlocked, so the
+// runtime discards it.
 func dialAs(t *testing.T, path string, uid, gid int) net.Conn {
+	t.Helper()
+	return dialAsGroups(t, path, uid, gid, nil)
+}
+
+// dialAsGroups is dialAs with the supplementary groups set to groups, with
+// a raw setgroups that, unlike syscall.Setgroups, touches only the thread.
+func dialAsGroups(t *testing.T, path string, uid, gid int, groups []uint32) net.Conn {
 	t.Helper()
 	type result struct {
 		c   net.Conn
@@ -203,6 +213,14 @@ func dialAs(t *testing.T, path string, uid, gid int) net.Conn {
 	ch := make(chan result, 1)
 	go func() {
 		runtime.LockOSThread()
+		var list uintptr
+		if len(groups) > 0 {
+			list = uintptr(unsafe.Pointer(&groups[0]))
+		}
+		if _, _, e := unix.RawSyscall(unix.SYS_SETGROUPS, uintptr(len(groups)), list, 0); e != 0 {
+			ch <- result{err: e}
+			return
+		}
 		if _, _, e := unix.RawSyscall(unix.SYS_SETRESGID, uintptr(gid), uintptr(gid), uintptr(gid)); e != 0 {
 			ch <- result{err: e}
 			return
@@ -221,6 +239,133 @@ func dialAs(t *testing.T, path string, uid, gid int) net.Conn {
 	}
 	t.Cleanup(func() { r.c.Close() })
 	return r.c
+}
+
+// TestPeerSupplementaryGroups connects as a non-root uid whose only link to
+// the allow-list is a supplementary group, as a systemd unit with
+// SupplementaryGroups= has (packaging/systemd/examples/consumer.service).
+func TestPeerSupplementaryGroups(t *testing.T) {
+	if os.Getuid() != 0 {
+		t.Skip("switching a thread's uid and groups needs root")
+	}
+	const uid, gid = 65534, 65533
+	const listed, clients, other = 4243, 4244, 4245
+
+	tests := []struct {
+		name       string
+		sockGroup  string // socket.group
+		gids       []int  // socket.allowed_gids
+		mode       os.FileMode
+		groups     []uint32
+		wantStatus int
+	}{
+		{"supplementary gid listed", "", []int{listed}, 0o666, []uint32{other, listed}, 200},
+		{"member of the socket group", strconv.Itoa(clients), nil, SocketMode, []uint32{clients}, 200},
+		{"socket group also listed", strconv.Itoa(clients), []int{clients}, SocketMode, []uint32{clients}, 200},
+		{"supplementary gid not listed", "", []int{listed}, 0o666, []uint32{other}, 403},
+		// Membership comes from the kernel's peer credentials, not from
+		// having been able to connect.
+		{"socket opened to all, not a member", strconv.Itoa(clients), []int{listed}, 0o666, nil, 403},
+		{"gid of the socket without socket.group", "", nil, 0o666, []uint32{uint32(os.Getgid())}, 403},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			h := newHarness(t, Options{AllowedUIDs: []int{0}, AllowedGIDs: tt.gids})
+			path := filepath.Join(t.TempDir(), "run", "agent.sock")
+			ln, err := ListenUnix(path, tt.sockGroup)
+			if err != nil {
+				t.Fatalf("ListenUnix() = %v", err)
+			}
+			h.serve(t, h.srv.ServeUnix, ln)
+			openPath(t, path)
+			if err := os.Chmod(path, tt.mode); err != nil {
+				t.Fatal(err)
+			}
+
+			conn := dialAsGroups(t, path, uid, gid, tt.groups)
+			got := doOnConn(t, conn, "/v1/credentials")
+
+			if got.status != tt.wantStatus {
+				t.Fatalf("status = %d, want %d (%s)", got.status, tt.wantStatus, got.body)
+			}
+			if tt.wantStatus == 403 && !strings.Contains(got.apiErr.Message, "uid "+strconv.Itoa(uid)) {
+				t.Errorf("message = %q, want it to name uid %d", got.apiErr.Message, uid)
+			}
+		})
+	}
+}
+
+func TestProcGroups(t *testing.T) {
+	root := t.TempDir()
+	status := func(uid, gid int, groups string) string {
+		return fmt.Sprintf("Name:\tconsumer\nUid:\t%d\t%d\t%d\t%d\nGid:\t%d\t%d\t%d\t%d\nGroups:\t%s\nVmRSS:\t1 kB\n",
+			uid, uid, uid, uid, gid, gid, gid, gid, groups)
+	}
+	write := func(pid int, text string) {
+		dir := filepath.Join(root, strconv.Itoa(pid))
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, "status"), []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(10, status(1000, 1000, "4 24 4244 "))
+	write(11, status(1000, 1000, ""))
+	write(12, status(1001, 1000, "4244"))
+	write(13, status(1000, 1000, "x"))
+
+	tests := []struct {
+		name    string
+		p       peer
+		want    []int
+		wantErr string
+	}{
+		{"groups", peer{uid: 1000, gid: 1000, pid: 10}, []int{4, 24, 4244}, ""},
+		{"none", peer{uid: 1000, gid: 1000, pid: 11}, []int{}, ""},
+		{"pid reused by another uid", peer{uid: 1000, gid: 1000, pid: 12}, nil, "no longer has uid 1000"},
+		{"other gid", peer{uid: 1000, gid: 1001, pid: 10}, nil, "no longer has uid 1000 and gid 1001"},
+		{"bad line", peer{uid: 1000, gid: 1000, pid: 13}, nil, `bad group "x"`},
+		{"gone", peer{uid: 1000, gid: 1000, pid: 14}, nil, "no such file"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			got, err := procGroups(root, tt.p)
+
+			if tt.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
+					t.Fatalf("procGroups() = %v, %v, want error containing %q", got, err, tt.wantErr)
+				}
+				return
+			}
+			if err != nil || !slices.Equal(got, tt.want) {
+				t.Errorf("procGroups() = %v, %v, want %v", got, err, tt.want)
+			}
+		})
+	}
+}
+
+func TestAllowedBySupplementaryGroup(t *testing.T) {
+	h := newHarness(t, Options{AllowedGIDs: []int{4243}})
+	h.srv.ownUID = 1000
+
+	tests := []struct {
+		name string
+		p    peer
+		want bool
+	}{
+		{"listed supplementary gid", peer{uid: 1001, gid: 1001, groups: []int{7, 4243}}, true},
+		{"unlisted groups", peer{uid: 1001, gid: 1001, groups: []int{7}}, false},
+		{"socket group member", peer{uid: 1001, gid: 1001, inSocketGroup: true}, true},
+		{"unreadable peer", peer{uid: 1001, groups: []int{4243}, err: errTest}, false},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if got := h.srv.allowed(tt.p); got != tt.want {
+				t.Errorf("allowed(%+v) = %v, want %v", tt.p, got, tt.want)
+			}
+		})
+	}
 }
 
 func TestListenLoopback(t *testing.T) {

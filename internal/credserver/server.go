@@ -47,9 +47,12 @@ type Options struct {
 	// AllowedUIDs and AllowedGIDs are the peers allowed besides the agent's
 	// own uid, on the unix socket, on the IMDS door and, with CheckTCPPeers,
 	// on the TCP door. The configuration's default is [0] (CONTRACT.md);
-	// here nil means nobody but the agent's own uid. A peer is allowed when
-	// its uid is listed or its primary gid is listed. uid 0 is allowed only
-	// when listed, even when the agent itself runs as root.
+	// here nil means nobody but the agent's own uid. A unix peer is allowed
+	// when its uid is listed, or its primary gid or one of its
+	// supplementary gids is listed or is the group [ListenUnix] gave the
+	// socket (see the package documentation). On the TCP doors only the
+	// primary gid from the user database counts. uid 0 is allowed only when
+	// listed or in such a group, even when the agent itself runs as root.
 	AllowedUIDs []int
 	AllowedGIDs []int
 
@@ -82,6 +85,7 @@ type Server struct {
 	hasToken bool
 	tcpPeers bool
 	procNet  [2]string // the tcp and tcp6 tables; tests point them elsewhere
+	procRoot string    // /proc, for peer groups on kernels before 4.13
 	roleName string
 	imdsKey  []byte
 	now      func() time.Time
@@ -105,6 +109,7 @@ func New(o Options) *Server {
 		ownUID:   os.Getuid(),
 		tcpPeers: o.CheckTCPPeers,
 		procNet:  [2]string{procNetTCP, procNetTCP6},
+		procRoot: "/proc",
 		roleName: o.RoleName,
 		now:      o.Now,
 		imdsKey:  make([]byte, 32),
@@ -124,13 +129,18 @@ func New(o Options) *Server {
 }
 
 // ServeUnix serves the local API on ln, a unix-socket listener, checking each
-// peer's uid and gid from SO_PEERCRED against the allow-list before routing.
-// It returns nil after [Server.Shutdown].
+// peer's uid and groups, as the kernel reports them, against the allow-list
+// before routing. When ln comes from [ListenUnix] with a group, members of
+// that group are allowed too. It returns nil after [Server.Shutdown].
 func (s *Server) ServeUnix(ln net.Listener) error {
 	log := s.log.Named("unix")
 	h := s.peerCheck(log, s.api(log))
 
-	return s.serve(ln, log, h, peerConnContext)
+	sockGID := -1
+	if gl, ok := ln.(*groupListener); ok {
+		sockGID = gl.gid
+	}
+	return s.serve(ln, log, h, s.unixConnContext(sockGID))
 }
 
 // ServeTCP serves the local API on ln, a loopback TCP listener, requiring

@@ -5,6 +5,39 @@
 // gated by the uid that owns the client's socket (from the kernel's TCP
 // table) and the same allow-list as the unix socket.
 //
+// # Who may use the unix socket
+//
+// A unix peer is allowed when its uid is in AllowedUIDs, when its primary
+// gid or one of its supplementary gids is in AllowedGIDs or is the socket's
+// group (socket.group, given to [ListenUnix]), or when it runs as the agent's
+// own non-root uid. The ids are the kernel's record of the process that
+// called connect(2): SO_PEERCRED for uid and primary gid, SO_PEERGROUPS
+// (Linux 4.13) for the supplementary groups, read once per connection and
+// only when uid and primary gid did not already allow the peer.
+//
+// Why not the other ways to learn the supplementary groups:
+//
+//   - /proc/<pid>/status of the SO_PEERCRED pid is invisible to the agent
+//     under its unit's ProtectProc=invisible (other users' processes are
+//     hidden; ptraceable hides them as well, since the agent may not ptrace
+//     them), and a pid can be reused between connect and the read. It is the
+//     fallback on kernels without SO_PEERGROUPS, where ProtectProc has no
+//     effect either (it needs Linux 5.8), and only after checking that the
+//     process still has the peer's uid and gid. When it cannot be read, only
+//     the primary gid counts.
+//   - "It could connect to a 0660 socket of group G, so it is in G" does not
+//     hold: root and holders of CAP_DAC_OVERRIDE connect anyway, the socket
+//     has the umask's mode between bind and chmod, and an administrator may
+//     loosen its mode. Group membership is therefore always checked against
+//     the kernel's credentials, never inferred from the file's mode.
+//
+// Members of socket.group are allowed because that is what the group is for
+// (CONTRACT.md: it "may connect to the socket"), and because allowed_gids
+// holds numbers while the packaged group edge-agent-clients gets a different
+// gid on every device. A connected socket handed to another process
+// (SCM_RIGHTS) keeps the credentials of the process that connected, as with
+// any SO_PEERCRED check.
+//
 // The package depends on no credential cache. It reads credentials through
 // the small [Source] interface, so that the cache (internal/credprovider) can
 // be plugged in with a short adapter and tests can use a fake. (credprovider
