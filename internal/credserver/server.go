@@ -21,10 +21,11 @@ const (
 	// the handler answers 413 RequestTooLarge in JSON.
 	maxHeaderBytes = 8 << 10
 
-	// hardHeaderBytes is the http.Server limit. Above it (plus the 4 KiB
-	// slack net/http allows) net/http itself answers 431 in plain text and
-	// closes the connection, before any handler runs.
-	hardHeaderBytes = 32 << 10
+	// hardHeaderBytes is the http.Server limit, far above maxHeaderBytes so
+	// that oversized headers reach the handler and get CONTRACT.md's JSON
+	// 413 rather than net/http's plain-text 431, which it sends before any
+	// handler runs. It only bounds the memory one request can take.
+	hardHeaderBytes = 1 << 20
 
 	readHeaderTimeout = 5 * time.Second
 	readTimeout       = 10 * time.Second
