@@ -13,7 +13,9 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
+	"time"
 
 	"github.com/Masterminds/semver/v3"
 	"github.com/goreleaser/nfpm/v2"
@@ -51,12 +53,19 @@ func run(config, version, bin, out string) error {
 		return fmt.Errorf("create output folder %s: %w", out, err)
 	}
 
+	changelog, err := writeChangelog(out, debianFullVersion(ver, pre), version, buildDate())
+	if err != nil {
+		return err
+	}
+	defer os.Remove(changelog)
+
 	for _, t := range targets {
 		vars := map[string]string{
 			"ARCH":       t.debArch,
 			"VERSION":    ver,
 			"PRERELEASE": pre,
 			"BINARY":     filepath.Join(bin, t.binDir, "edge-agent"),
+			"CHANGELOG":  changelog,
 		}
 		path, err := build(config, out, vars)
 		if err != nil {
@@ -81,6 +90,7 @@ func build(config, out string, vars map[string]string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("read %s: %w", config, err)
 	}
+	info.Changelog = vars["CHANGELOG"]
 	info = nfpm.WithDefaults(info)
 	if err := nfpm.Validate(info); err != nil {
 		return "", fmt.Errorf("validate %s: %w", config, err)
@@ -134,4 +144,58 @@ func debianVersion(describe string) (version, prerelease string) {
 
 	return fmt.Sprintf("%d.%d.%d", v.Major(), v.Minor(), v.Patch()),
 		notDebian.ReplaceAllString(v.Prerelease(), ".")
+}
+
+// debianFullVersion joins the version and pre-release as nfpm writes them into
+// the package's Version field.
+func debianFullVersion(version, prerelease string) string {
+	if prerelease == "" {
+		return version
+	}
+	return version + "~" + prerelease
+}
+
+// buildDate is SOURCE_DATE_EPOCH when set, for reproducible packages, and
+// the current time otherwise.
+func buildDate() time.Time {
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if sec, err := strconv.ParseInt(s, 10, 64); err == nil {
+			return time.Unix(sec, 0).UTC()
+		}
+	}
+	return time.Now().UTC()
+}
+
+// changelogYAML is the one-entry changelog, in the chglog format nfpm reads,
+// that becomes changelog.Debian.gz. The project keeps its history in git; the
+// entry records which revision the package was built from.
+const changelogYAML = `- semver: %q
+  date: %s
+  packager: "edge-agent developers <edge-agent@users.noreply.github.com>"
+  deb:
+    urgency: medium
+    distributions: [stable]
+  changes:
+    - commit: ""
+      note: %q
+`
+
+// writeChangelog writes the changelog for version into a temporary file in
+// dir and returns its path.
+func writeChangelog(dir, version, describe string, date time.Time) (string, error) {
+	f, err := os.CreateTemp(dir, ".changelog-*.yaml")
+	if err != nil {
+		return "", fmt.Errorf("create changelog in %s: %w", dir, err)
+	}
+
+	note := "Build of " + describe + "; the git history holds the changes."
+	_, err = fmt.Fprintf(f, changelogYAML, version, date.Format(time.RFC3339), note)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		os.Remove(f.Name())
+		return "", fmt.Errorf("write changelog %s: %w", f.Name(), err)
+	}
+	return f.Name(), nil
 }
