@@ -193,10 +193,12 @@ func checkFileList(t *testing.T, pkg string) {
 	}
 
 	want := map[string]string{
-		"/usr/bin/edge-agent":                        "-rwxr-xr-x root/root",
-		"/usr/lib/systemd/system/edge-agent.service": "-rw-r--r-- root/root",
-		"/etc/edge-agent/":                           "drwxr-x--- root/root",
-		"/etc/edge-agent/config.yaml":                "-rw-r----- root/root",
+		"/usr/bin/edge-agent":                           "-rwxr-xr-x root/root",
+		"/usr/lib/systemd/system/edge-agent.service":    "-rw-r--r-- root/root",
+		"/etc/edge-agent/":                              "drwxr-x--- root/root",
+		"/etc/edge-agent/config.yaml":                   "-rw-r----- root/root",
+		"/usr/share/doc/edge-agent/copyright":           "-rw-r--r-- root/root",
+		"/usr/share/doc/edge-agent/changelog.Debian.gz": "-rw-r--r-- 0/0",
 	}
 	for path, w := range want {
 		if got[path] != w {
@@ -391,5 +393,48 @@ func TestPostinstAccounts(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("postinst ran:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// TestPostrmPurge runs postrm purge with stand-ins for the commands that
+// change the system: it deletes the state and runtime folders and
+// /etc/edge-agent when empty, and leaves the system accounts alone.
+func TestPostrmPurge(t *testing.T) {
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls.log")
+	stub := "#!/bin/sh\necho \"$(basename \"$0\") $*\" >> " + log + "\n"
+	// getent finds every account, so a script that deleted them would try.
+	for _, name := range []string{"getent", "rm", "rmdir", "userdel", "groupdel", "deluser", "delgroup",
+		"gpasswd", "deb-systemd-helper", "systemctl"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(stub), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+
+	cmd := exec.Command("sh", filepath.Join(root, "packaging/deb/scripts/postrm"), "purge")
+	cmd.Env = []string{"PATH=" + dir + ":/usr/bin:/bin", "DPKG_ROOT="}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("postrm purge: %v\n%s", err, out)
+	}
+
+	b, err := os.ReadFile(log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		// daemon-reload runs only where systemd is running.
+		if !strings.HasPrefix(l, "systemctl ") {
+			got = append(got, l)
+		}
+	}
+	want := []string{
+		"deb-systemd-helper purge edge-agent.service",
+		"deb-systemd-helper unmask edge-agent.service",
+		"rm -rf /var/lib/edge-agent /run/edge-agent",
+		"rmdir /etc/edge-agent",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("postrm purge ran:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
