@@ -74,6 +74,7 @@ type Admin struct {
 	sm     *sagemaker.Client
 	iam    *iam.Client
 	s3     *s3.Client
+	lim    serviceLimiters
 	region string
 	state  *stateStore
 	log    *zap.Logger
@@ -123,6 +124,7 @@ func New(ctx context.Context, o Options) (*Admin, error) {
 			so.ResponseChecksumValidation = aws.ResponseChecksumValidationWhenRequired
 			so.APIOptions = append(so.APIOptions, lim.s3.middleware)
 		}),
+		lim:    lim,
 		region: cfg.Region,
 		state:  &stateStore{dir: dir},
 		log:    log.Named("admin"),

@@ -55,6 +55,10 @@ func newLimiter(perSecond float64) limiter {
 	return limiter{rate.NewLimiter(rate.Limit(perSecond), 1)}
 }
 
+// burst returns the calls the limiter lets through at once: in any second,
+// at most the rate plus the burst.
+func (l limiter) burst() int { return l.l.Burst() }
+
 // middleware adds the wait to a client's stack, after the retry loop so
 // that each attempt counts.
 func (l limiter) middleware(stack *middleware.Stack) error {
