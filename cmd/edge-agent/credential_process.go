@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"syscall"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/edge-agent/edge-agent/internal/config"
 	"github.com/edge-agent/edge-agent/internal/credserver"
 )
 
@@ -20,7 +22,7 @@ const socketEnv = "EDGE_AGENT_SOCKET_PATH"
 const clientTimeout = 25 * time.Second
 
 func newCredentialProcessCmd() *cobra.Command {
-	var socket string
+	var where socketFlags
 	cmd := &cobra.Command{
 		Use:   "credential-process",
 		Short: "Print the credentials as credential_process JSON (for an AWS config profile)",
@@ -28,9 +30,16 @@ func newCredentialProcessCmd() *cobra.Command {
 socket and prints them in the format of the AWS config's credential_process:
 
   [profile edge]
-  credential_process = edge-agent credential-process`,
+  credential_process = edge-agent credential-process
+
+Without --socket it uses socket.path from the configuration (--config,
+$EDGE_AGENT_CONFIG or /etc/edge-agent/config.yaml, then $EDGE_AGENT_SOCKET_PATH).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			socket, err := where.path()
+			if err != nil {
+				return err
+			}
 			ctx, cancel := context.WithTimeout(cmd.Context(), clientTimeout)
 			defer cancel()
 
@@ -42,18 +51,50 @@ socket and prints them in the format of the AWS config's credential_process:
 			return err
 		},
 	}
-	addSocketFlag(cmd, &socket)
+	where.bind(cmd)
 	return cmd
 }
 
-// addSocketFlag adds --socket, defaulting to $EDGE_AGENT_SOCKET_PATH or the
-// standard path.
-func addSocketFlag(cmd *cobra.Command, socket *string) {
-	def := os.Getenv(socketEnv)
-	if def == "" {
-		def = credserver.DefaultSocketPath
+// socketFlags are the flags of the commands that call the daemon: where its
+// socket is.
+type socketFlags struct {
+	socket string // --socket
+	config string // --config
+}
+
+// bind adds --socket and --config to cmd.
+func (f *socketFlags) bind(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&f.socket, "socket", "",
+		"the agent's unix socket (default socket.path from the config, $"+socketEnv+" or "+credserver.DefaultSocketPath+")")
+	cmd.Flags().StringVar(&f.config, "config", "",
+		"configuration file to read socket.path from (default "+config.DefaultPath+", or $"+config.PathEnv+")")
+}
+
+// path returns the socket: --socket, else socket.path as config.Load
+// resolves it (file, then $EDGE_AGENT_SOCKET_PATH). The configuration is not
+// validated: a client needs only the socket, not what run needs. A default
+// file the caller may not read (it is root:edge-agent 0750/0640, and clients
+// are normally not in that group) counts as missing, as an absent one does.
+func (f *socketFlags) path() (string, error) {
+	if f.socket != "" {
+		return f.socket, nil
 	}
-	cmd.Flags().StringVar(socket, "socket", def, "the agent's unix socket (env "+socketEnv+")")
+
+	cfg, err := config.Load(config.LoadOptions{Path: f.config})
+	if errors.Is(err, fs.ErrPermission) && f.config == "" && os.Getenv(config.PathEnv) == "" {
+		cfg, err = config.Default(), nil
+		if p := os.Getenv(socketEnv); p != "" {
+			cfg.Socket.Path = p
+		}
+	}
+	if err != nil {
+		return "", fmt.Errorf("find the agent's socket: %w; fix the config or pass --socket", err)
+	}
+
+	if cfg.Socket.Path == "" {
+		return credserver.DefaultSocketPath, nil
+	}
+	return cfg.Socket.Path, nil
 }
 
 // explainFetch turns a failed call to the daemon into one line that says

@@ -40,17 +40,21 @@ func (s agentStatus) serving(now time.Time) bool {
 }
 
 func newStatusCmd() *cobra.Command {
-	var socket string
+	var where socketFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Print the daemon's status; exit 0 while it serves valid credentials",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			socket, err := where.path()
+			if err != nil {
+				return err
+			}
 			return runStatus(cmd.Context(), cmd.OutOrStdout(), socket, asJSON)
 		},
 	}
-	addSocketFlag(cmd, &socket)
+	where.bind(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the status JSON as the daemon serves it")
 	return cmd
 }
