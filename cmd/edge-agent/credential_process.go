@@ -109,7 +109,7 @@ func explainFetch(err error, socket string) error {
 	case errors.Is(err, context.DeadlineExceeded):
 		return fmt.Errorf("edge-agent on %s did not answer within %s", socket, clientTimeout)
 	case errors.As(err, &apiErr) && apiErr.StatusCode == 403:
-		return fmt.Errorf("uid %d is not allowed: add it to socket.allowed_uids", os.Getuid())
+		return fmt.Errorf("uid %d is not allowed: add it to socket.allowed_uids, or join the socket's group (socket.group) or a group in socket.allowed_gids", os.Getuid())
 	case errors.As(err, &apiErr):
 		return errors.New(apiErr.Message)
 	default:
