@@ -68,12 +68,22 @@ func checkSocket(ctx context.Context, s *state) Result {
 	return r
 }
 
+// socketAccessFix says how this user gets onto the socket's allow-list.
+func socketAccessFix(group string) string {
+	fix := fmt.Sprintf("add uid %d to socket.allowed_uids or one of your groups to "+
+		"socket.allowed_gids", os.Getuid())
+	if group != "" {
+		fix += fmt.Sprintf(", or join %s (usermod -aG %s USER, then log in again)", group, group)
+	}
+	return fix + "; then restart the agent (socket settings need a restart)"
+}
+
 func socketFailure(s *state, err error) Result {
 	path := s.cfg.Socket.Path
 	var ae *credserver.APIError
 	switch {
 	case errors.As(err, &ae) && ae.StatusCode == http.StatusForbidden:
-		return fail(fmt.Sprintf("add uid %d to socket.allowed_uids, or one of your groups to socket.allowed_gids, then reload the agent (systemctl reload edge-agent)", os.Getuid()),
+		return fail(socketAccessFix(s.cfg.Socket.Group),
 			"the agent refused this user on %s: %s", path, ae.Message)
 	case errors.Is(err, syscall.ECONNREFUSED):
 		return fail(startAgent, "%s is a stale socket: nothing is listening on it", path)
