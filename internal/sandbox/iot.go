@@ -64,6 +64,7 @@ func (c *ControlPlane) routeIoT() {
 		{"PUT /certificates/{id}", "UpdateCertificate", c.updateCertificate},
 		{"DELETE /certificates/{id}", "DeleteCertificate", c.deleteCertificate},
 		{"GET /certificates/{id}", "DescribeCertificate", c.describeCertificate},
+		{"GET /certificates", "ListCertificates", c.listCertificates},
 		{"POST /policies/{name}", "CreatePolicy", c.createPolicy},
 		{"GET /policies/{name}", "GetPolicy", c.getPolicy},
 		{"DELETE /policies/{name}", "DeletePolicy", c.deletePolicy},
@@ -466,9 +467,10 @@ func (c *ControlPlane) registerCertificate(certPEM []byte, active bool) (map[str
 		status = "ACTIVE"
 	}
 	var arn string
+	now := c.now()
 	c.state.Do(func(s *State) {
 		arn = s.ARN("iot", "cert/"+id)
-		s.Certificates[id] = &Certificate{ID: id, ARN: arn, PEM: string(certPEM), Status: status}
+		s.Certificates[id] = &Certificate{ID: id, ARN: arn, PEM: string(certPEM), Status: status, Created: now}
 	})
 	return map[string]any{"certificateArn": arn, "certificateId": id, "certificatePem": string(certPEM)}, nil
 }
@@ -547,10 +549,45 @@ func (c *ControlPlane) describeCertificate(r *http.Request) (any, *APIError) {
 		out = map[string]any{"certificateDescription": map[string]any{
 			"certificateArn": cert.ARN, "certificateId": cert.ID, "status": cert.Status,
 			"certificatePem": cert.PEM, "ownedBy": Account, "certificateMode": "DEFAULT",
-			"customerVersion": 1,
+			"customerVersion": 1, "creationDate": cpCreationDate(cert.Created),
 		}}
 	})
 	return out, e
+}
+
+// listCertificates answers ListCertificates: the account's certificates,
+// newest first unless isAscendingOrder is true (certificates of the same
+// instant in a fixed order), pageSize (at most 250) at a time.
+func (c *ControlPlane) listCertificates(r *http.Request) (any, *APIError) {
+	q := r.URL.Query()
+	if n, err := strconv.Atoi(q.Get("pageSize")); q.Get("pageSize") != "" && (err != nil || n < 1 || n > 250) {
+		return nil, iotErr("InvalidRequestException", "pageSize %q must be between 1 and 250", q.Get("pageSize"))
+	}
+	var certs []map[string]any
+	c.state.Do(func(s *State) {
+		ids := cpSortedKeys(s.Certificates)
+		slices.SortStableFunc(ids, func(a, b string) int {
+			return s.Certificates[a].Created.Compare(s.Certificates[b].Created)
+		})
+		if q.Get("isAscendingOrder") != "true" {
+			slices.Reverse(ids)
+		}
+		for _, id := range ids {
+			cert := s.Certificates[id]
+			certs = append(certs, map[string]any{"certificateArn": cert.ARN, "certificateId": cert.ID,
+				"status": cert.Status, "certificateMode": "DEFAULT", "creationDate": cpCreationDate(cert.Created)})
+		}
+	})
+	items, next := cpPage(certs, q.Get("marker"), q.Get("pageSize"))
+	return map[string]any{"certificates": items, "nextMarker": cpNilIfEmpty(next)}, nil
+}
+
+// cpCreationDate is a certificate's creationDate, or nil when unknown.
+func cpCreationDate(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return cpEpoch(t)
 }
 
 func (c *ControlPlane) createPolicy(r *http.Request) (any, *APIError) {

@@ -3,6 +3,7 @@ package sandbox
 import (
 	"fmt"
 	"sync"
+	"time"
 
 	"github.com/edge-agent/edge-agent/internal/iampolicy"
 )
@@ -19,6 +20,9 @@ type Certificate struct {
 	Status   string // ACTIVE, INACTIVE, REVOKED, PENDING_TRANSFER...
 	Policies []string
 	Things   []string
+	// Created is when the certificate was created (zero when unknown);
+	// ListCertificates orders by it.
+	Created time.Time
 }
 
 // Thing is an IoT thing.
