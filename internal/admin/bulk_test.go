@@ -148,7 +148,13 @@ func checkOneCertificatePerThing(t *testing.T, e *env, n int) {
 // call absorbs the jitter between the client's clock and the server's.)
 func checkRate(t *testing.T, cp *sandbox.ControlPlane, service string, limit float64, burst int) {
 	t.Helper()
-	if peak, max := cp.Stats().Peak(service), int(limit)+burst; peak > max {
+	// The limiter lets at most limit calls plus its burst start in any one
+	// second. The sandbox counts arrivals by calendar second, and a loaded
+	// machine delays arrivals unevenly, so a second may also see a call or two
+	// that started in the one before: allow one call and 2% of the rate for
+	// that. The stricter check is the next one: the sandbox, throttling at the
+	// same rate, refused none.
+	if peak, max := cp.Stats().Peak(service), int(limit*1.02)+burst+1; peak > max {
 		t.Errorf("%s: peak %d calls in one second, want at most %d (%v)", service, peak, max, cp.Stats().PerSecond(service))
 	}
 	if got := cp.Stats().Throttled(service); got != 0 {
