@@ -329,9 +329,11 @@ func newDeviceProvisionCmd() *cobra.Command {
 		Use:   "provision",
 		Short: "Provision one device: thing, registration, certificate, policy, endpoint and S3 files",
 		Long: `provision runs the guide's steps in order: CreateThingType (when absent),
-CreateThing, RegisterDevices (SageMaker fleets), CreateKeysAndCertificate (or
-CreateCertificateFromCsr with --csr, so the key never leaves the device), the
-fleet policy (created once), AttachPolicy, AttachThingPrincipal,
+CreateThing, RegisterDevices (SageMaker fleets), CreateCertificateFromCsr (for
+an ECDSA P-256 key admin makes and records, 0600, in the state folder before
+the call, so that a run killed before recording the answer finds the
+certificate again by its key; or, with --csr, the device's CSR, so the key
+never leaves the device), the fleet policy (created once), AttachPolicy, AttachThingPrincipal,
 DescribeEndpoint iot:CredentialProvider, and the upload of device.pem.crt,
 private.pem.key (not with --csr), AmazonRootCA1.pem and edge-agent.yaml to
 s3://<bucket>/authorization-files/<device>/ with server-side encryption.

@@ -17,10 +17,13 @@
 // The fleet's settings are recorded as tags on that role alias, so later
 // commands need only the fleet name.
 //
-// Known limits: a certificate created by CreateKeysAndCertificate whose
-// answer is lost (a crash between the call and the state write) is left
-// behind unattached; thing types are never deleted (they are shared, and
-// IoT needs a five-minute deprecation first).
+// Device keys are made by admin (or by the device, with a CSR) and recorded
+// before the certificate is asked for, so that a certificate whose answer
+// is lost (a crash between the call and the state write) is found again by
+// its public key on the next run rather than left behind.
+//
+// Known limits: thing types are never deleted (they are shared, and IoT
+// needs a five-minute deprecation first).
 package admin
 
 import (
@@ -78,6 +81,11 @@ type Admin struct {
 	region string
 	state  *stateStore
 	log    *zap.Logger
+
+	// afterCreateCertificate, when set (tests), runs right after
+	// CreateCertificateFromCsr answers and before the answer is recorded;
+	// an error stops the provision there, as a kill would.
+	afterCreateCertificate func(id string) error
 }
 
 // New loads the AWS configuration and returns an Admin. It makes no call.

@@ -35,7 +35,7 @@ func TestProvisionDeviceRunsTheGuidesSteps(t *testing.T) {
 	if got, want := res.Endpoint, e.sb.CredentialsEndpoint; got != want {
 		t.Errorf("endpoint: got %q, want %q", got, want)
 	}
-	for _, call := range []string{"iot:CreateThing", "sagemaker:RegisterDevices", "iot:CreateKeysAndCertificate",
+	for _, call := range []string{"iot:CreateThing", "sagemaker:RegisterDevices", "iot:CreateCertificateFromCsr",
 		"iot:CreatePolicy", "iot:AttachPolicy", "iot:AttachThingPrincipal", "iot:DescribeEndpoint"} {
 		if got := e.cp.Stats().Calls(call); got != 1 {
 			t.Errorf("%s: got %d calls, want 1", call, got)
@@ -142,7 +142,7 @@ func TestFailureAtEachStepThenRerunEndsAsACleanRun(t *testing.T) {
 		"iam:AttachRolePolicy", "sagemaker:DescribeDeviceFleet", "sagemaker:CreateDeviceFleet",
 		"iot:DescribeRoleAlias", "iot:TagResource"}
 	deviceCalls := []string{"iot:DescribeRoleAlias", "iot:DescribeThingType", "iot:CreateThingType", "iot:CreateThing",
-		"sagemaker:RegisterDevices", "iot:ListThingPrincipals", "iot:CreateKeysAndCertificate", "iot:GetPolicy",
+		"sagemaker:RegisterDevices", "iot:ListThingPrincipals", "iot:CreateCertificateFromCsr", "iot:GetPolicy",
 		"iot:CreatePolicy", "iot:AttachPolicy", "iot:AttachThingPrincipal", "iot:DescribeEndpoint", "s3:PutObject"}
 	type tc struct {
 		call  string

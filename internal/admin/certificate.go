@@ -12,9 +12,13 @@ import (
 
 // certificateStep gives the device a certificate: the one the local state
 // records (checked with a recheck), one recovered from the device's S3
-// files, or a new one. The key and certificate are written to the local
-// state (0600) before anything else happens, so that no later failure can
-// lose them.
+// files, one an interrupted run asked for, or a new one.
+//
+// Every certificate comes from CreateCertificateFromCsr, and the request
+// (admin's key, 0600, or the device's CSR) is recorded in the local state
+// before the call, so that a run killed after IoT answered and before the
+// answer was written finds the certificate again by its public key instead
+// of leaving it behind (see requestCertificate).
 //
 // Without a recorded certificate the thing's principals are listed first:
 // CreateThing succeeds on a thing that already exists with the same
@@ -29,29 +33,16 @@ func (p *provisioner) certificateStep(ctx context.Context, st *deviceState, csr 
 		return "", err
 	}
 
-	// A certificate created but not recorded would be left behind, so the
-	// create and its record are not cut short by a cancellation.
+	// A certificate created but not recorded costs a search on the next
+	// run, so the create and its record are not cut short by a
+	// cancellation.
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
-
-	if len(csr) > 0 {
-		out, err := p.a.iot.CreateCertificateFromCsr(ctx, &iot.CreateCertificateFromCsrInput{
-			CertificateSigningRequest: aws.String(string(csr)), SetAsActive: true})
-		if err != nil {
-			return "", fmt.Errorf("create certificate from csr: %w", err)
-		}
-		return p.keep(st, aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn),
-			[]byte(aws.ToString(out.CertificatePem)), nil)
-	}
-	out, err := p.a.iot.CreateKeysAndCertificate(ctx, &iot.CreateKeysAndCertificateInput{SetAsActive: true})
-	if err != nil {
-		return "", fmt.Errorf("create keys and certificate: %w", err)
-	}
-	return p.keep(st, aws.ToString(out.CertificateId), aws.ToString(out.CertificateArn),
-		[]byte(aws.ToString(out.CertificatePem)), []byte(aws.ToString(out.KeyPair.PrivateKey)))
+	return p.requestCertificate(ctx, st, csr)
 }
 
-// keep writes a new certificate (and key) to the local state.
+// keep writes a new certificate (and key) to the local state and clears
+// the pending request.
 func (p *provisioner) keep(st *deviceState, id, arn string, certPEM, keyPEM []byte) (string, error) {
 	if keyPEM != nil {
 		if err := p.a.state.write(st.Fleet, st.Device, keyFile, keyPEM); err != nil {
@@ -61,7 +52,7 @@ func (p *provisioner) keep(st *deviceState, id, arn string, certPEM, keyPEM []by
 	if err := p.a.state.write(st.Fleet, st.Device, certFile, certPEM); err != nil {
 		return "", err
 	}
-	st.CertificateID, st.CertificateARN = id, arn
+	st.CertificateID, st.CertificateARN, st.Request = id, arn, nil
 	if err := p.a.state.saveDevice(st); err != nil {
 		return "", err
 	}

@@ -15,8 +15,8 @@ type Limits struct {
 }
 
 // DefaultLimits stay under the lowest AWS IoT Core per-API quota that a
-// provision uses (CreateKeysAndCertificate and DescribeEndpoint, 10 per
-// second), SageMaker's control-plane rate, and IAM's.
+// provision uses (10 per second, as DescribeEndpoint's and
+// ListCertificates'), SageMaker's control-plane rate, and IAM's.
 var DefaultLimits = Limits{IoT: 10, SageMaker: 4, S3: 100, IAM: 5}
 
 func (l Limits) withDefaults() Limits {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"time"
 
 	"github.com/edge-agent/edge-agent/internal/atomicfile"
 )
@@ -24,6 +25,7 @@ const (
 	stateFile = "state.json"
 	certFile  = "device.pem.crt"
 	keyFile   = "private.pem.key"
+	csrFile   = "certificate.csr"
 )
 
 // deviceState records what is done for one device, so that a re-run skips
@@ -38,6 +40,9 @@ type deviceState struct {
 
 	CertificateID  string `json:"certificate_id,omitempty"`
 	CertificateARN string `json:"certificate_arn,omitempty"`
+	// Request is the certificate request sent (or about to be sent) to
+	// CreateCertificateFromCsr whose answer is not recorded yet.
+	Request *certRequestState `json:"certificate_request,omitempty"`
 	// Endpoint is the credentials endpoint the device was given.
 	Endpoint string `json:"credentials_endpoint,omitempty"`
 
@@ -45,6 +50,16 @@ type deviceState struct {
 	Done map[string]bool `json:"done"`
 	// Uploaded maps each uploaded file name to the SHA-256 of its content.
 	Uploaded map[string]string `json:"uploaded,omitempty"`
+}
+
+// certRequestState records a certificate request whose answer may have
+// been lost: its CSR is in the state folder (csrFile), and so is its key
+// (keyFile) unless the device made the CSR.
+type certRequestState struct {
+	// At is when the request was recorded, just before the call.
+	At time.Time `json:"at"`
+	// DeviceCSR is set when the CSR is the device's (--csr).
+	DeviceCSR bool `json:"device_csr,omitempty"`
 }
 
 func (s *deviceState) done(step string) bool { return s.Done[step] }

@@ -110,8 +110,9 @@ func firstOf(vs ...string) string {
 	return ""
 }
 
-// deviceCertificates returns the certificates attached to the thing and the
-// one the local state records (which may be unattached after a failure).
+// deviceCertificates returns the certificates attached to the thing, the
+// one the local state records (which may be unattached after a failure),
+// and those made for a request whose answer was never recorded.
 func (a *Admin) deviceCertificates(ctx context.Context, thing string, st *deviceState) ([]string, error) {
 	p := &provisioner{a: a}
 	certs, err := p.thingPrincipals(ctx, thing)
@@ -120,6 +121,22 @@ func (a *Admin) deviceCertificates(ctx context.Context, thing string, st *device
 	}
 	if st.CertificateARN != "" && !slices.Contains(certs, st.CertificateARN) {
 		certs = append(certs, st.CertificateARN)
+	}
+	if st.Request == nil {
+		return certs, nil
+	}
+	req, err := p.loadRequest(st)
+	if err != nil {
+		return nil, err
+	}
+	found, err := p.requestedCertificates(ctx, st.Request.At, req.pub)
+	if err != nil {
+		return nil, err
+	}
+	for _, c := range found {
+		if !slices.Contains(certs, c.arn) {
+			certs = append(certs, c.arn)
+		}
 	}
 	return certs, nil
 }
