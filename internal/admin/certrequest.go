@@ -235,23 +235,40 @@ func (p *provisioner) requestedCertificates(ctx context.Context, at time.Time, p
 	return found, nil
 }
 
-// certificateWithKey describes certificate id and reports whether its
-// public key is pub. A certificate deleted meanwhile is no match.
+// certificateWithKey reports whether certificate id has the public key
+// pub. A certificate deleted meanwhile is no match. The certificates seen
+// are kept for the run, so that the devices of a fleet interrupted
+// together describe each certificate once.
 func (p *provisioner) certificateWithKey(ctx context.Context, id string, pub []byte) (foundCertificate, bool, error) {
-	out, err := p.a.iot.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
-	if isNotFound(err) {
-		return foundCertificate{}, false, nil
+	p.mu.Lock()
+	seen, ok := p.seenCerts[id]
+	p.mu.Unlock()
+	if !ok {
+		out, err := p.a.iot.DescribeCertificate(ctx, &iot.DescribeCertificateInput{CertificateId: aws.String(id)})
+		if isNotFound(err) {
+			return foundCertificate{}, false, nil
+		}
+		if err != nil {
+			return foundCertificate{}, false, fmt.Errorf("describe certificate %s: %w", id, err)
+		}
+		d := out.CertificateDescription
+		seen.found = foundCertificate{id: id, arn: aws.ToString(d.CertificateArn), pem: []byte(aws.ToString(d.CertificatePem))}
+		seen.pub, _ = certPublicKey(seen.found.pem)
+		p.mu.Lock()
+		if p.seenCerts == nil {
+			p.seenCerts = map[string]seenCertificate{}
+		}
+		p.seenCerts[id] = seen
+		p.mu.Unlock()
 	}
-	if err != nil {
-		return foundCertificate{}, false, fmt.Errorf("describe certificate %s: %w", id, err)
-	}
-	d := out.CertificateDescription
-	certPEM := []byte(aws.ToString(d.CertificatePem))
-	got, err := certPublicKey(certPEM)
-	if err != nil || !bytes.Equal(got, pub) {
-		return foundCertificate{}, false, nil
-	}
-	return foundCertificate{id: id, arn: aws.ToString(d.CertificateArn), pem: certPEM}, true, nil
+	return seen.found, seen.pub != nil && bytes.Equal(seen.pub, pub), nil
+}
+
+// seenCertificate is a described certificate and its public key (nil when
+// it does not parse).
+type seenCertificate struct {
+	found foundCertificate
+	pub   []byte
 }
 
 // csrPublicKey returns the PKIX DER of a PEM CSR's public key.

@@ -164,6 +164,9 @@ type provisioner struct {
 	endpoint   string
 	policyOK   bool
 	thingTypes map[string]bool
+	// seenCerts holds the certificates described while looking for those
+	// of interrupted requests, by ID.
+	seenCerts map[string]seenCertificate
 }
 
 func (a *Admin) newProvisioner(f Fleet, rootCA []byte, recheck bool) *provisioner {
