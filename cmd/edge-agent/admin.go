@@ -409,7 +409,8 @@ certificate active, policy attached, policy allows iot:AssumeRoleWithCertificate
 on the role alias, thing attached, role alias exists, endpoint is the
 account's. Exit 1 when the device cannot get credentials; the error names
 what is missing and the provision --recheck that repairs it.`,
-		Example: `  edge-agent admin device verify --fleet line-1 --device cam-0001 --json`,
+		Example: `  edge-agent admin device verify --fleet line-1 --device cam-0001 --json
+  edge-agent admin device verify --device cam-0001`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := f.admin(cmd.Context())
@@ -419,7 +420,7 @@ what is missing and the provision --recheck that repairs it.`,
 			res, err := a.VerifyDevice(cmd.Context(), o)
 			if err == nil && !res.OK {
 				err = fmt.Errorf("device %s cannot get credentials: missing %s; re-run `edge-agent admin device provision --fleet %s --device %s --recheck` to repair it",
-					o.Device, strings.Join(res.Missing, "; "), o.Fleet, o.Device)
+					o.Device, strings.Join(res.Missing, "; "), res.Fleet, o.Device)
 				if len(res.Missing) == 0 {
 					err = fmt.Errorf("device %s cannot get credentials: %s", o.Device, res.CredentialsError)
 				}
@@ -429,7 +430,7 @@ what is missing and the provision --recheck that repairs it.`,
 	}
 	fs := cmd.Flags()
 	f.register(fs)
-	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
+	fs.StringVar(&o.Fleet, "fleet", "", "fleet name (default the fleet whose local state holds the device, else the one its thing records)")
 	requiredFlag(cmd, &o.Device, "device", "device name")
 	fs.StringVar(&o.Bucket, "bucket", "", "bucket of the device's files when the local state has none")
 	return cmd

@@ -148,6 +148,27 @@ func (st *stateStore) devices(fleet string) ([]string, error) {
 	return names, nil
 }
 
+// fleetsOf lists the fleets with local state of device.
+func (st *stateStore) fleetsOf(device string) ([]string, error) {
+	entries, err := os.ReadDir(st.dir)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("list local fleets: %w", err)
+	}
+	var fleets []string
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if _, err := os.Stat(filepath.Join(st.deviceDir(e.Name(), device), stateFile)); err == nil {
+			fleets = append(fleets, e.Name())
+		}
+	}
+	return fleets, nil
+}
+
 func (st *stateStore) removeFleet(fleet string) error {
 	if err := os.RemoveAll(filepath.Join(st.dir, fleet)); err != nil {
 		return fmt.Errorf("remove local state of fleet %s: %w", fleet, err)

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -46,6 +47,8 @@ type Condition struct {
 
 // VerifyResult is the outcome of device verify.
 type VerifyResult struct {
+	// Fleet is the device's fleet, as given or as found.
+	Fleet     string `json:"fleet"`
 	Device    string `json:"device"`
 	Thing     string `json:"thing"`
 	RoleAlias string `json:"role_alias"`
@@ -65,18 +68,28 @@ type VerifyResult struct {
 // credentials endpoint with the device's certificate, key, CA and config.
 // Then it checks, through the control plane, each condition the
 // credentials provider needs, so that a failure names what is missing.
+// Without a fleet, the fleet is the one whose local state holds the device,
+// else the one the device's thing (named as the device) records.
 func (a *Admin) VerifyDevice(ctx context.Context, o VerifyOptions) (VerifyResult, error) {
-	if err := ValidateFleetName(o.Fleet); err != nil {
+	if err := ValidateDeviceName(o.Device); err != nil {
 		return VerifyResult{}, err
 	}
-	if err := ValidateDeviceName(o.Device); err != nil {
+	if o.Fleet == "" {
+		fleet, err := a.deviceFleet(ctx, o.Device)
+		if err != nil {
+			return VerifyResult{}, err
+		}
+		o.Fleet = fleet
+	}
+	if err := ValidateFleetName(o.Fleet); err != nil {
 		return VerifyResult{}, err
 	}
 	files, cfg, err := a.verifyInputs(ctx, o)
 	if err != nil {
 		return VerifyResult{}, err
 	}
-	res := VerifyResult{Device: o.Device, Thing: cfg.ThingName, RoleAlias: cfg.RoleAlias, Endpoint: cfg.CredentialEndpoint}
+	res := VerifyResult{Fleet: o.Fleet, Device: o.Device, Thing: cfg.ThingName, RoleAlias: cfg.RoleAlias,
+		Endpoint: cfg.CredentialEndpoint}
 
 	if err := a.callCredentials(ctx, files, cfg, o.Timeout, &res); err != nil {
 		return res, err
@@ -90,6 +103,32 @@ func (a *Admin) VerifyDevice(ctx context.Context, o VerifyOptions) (VerifyResult
 		}
 	}
 	return res, nil
+}
+
+// deviceFleet finds the fleet of a device: the only fleet whose local
+// state holds it, else the fleet attribute of the thing named as the
+// device, when the thing says it is that device's.
+func (a *Admin) deviceFleet(ctx context.Context, device string) (string, error) {
+	fleets, err := a.state.fleetsOf(device)
+	if err != nil {
+		return "", err
+	}
+	switch len(fleets) {
+	case 1:
+		return fleets[0], nil
+	case 0:
+	default:
+		return "", fmt.Errorf("device %s has local state in fleets %s: pass --fleet", device, strings.Join(fleets, ", "))
+	}
+
+	d, err := a.iot.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(device)})
+	if err != nil && !isNotFound(err) {
+		return "", fmt.Errorf("describe thing %s: %w", device, err)
+	}
+	if err == nil && d.Attributes[attrFleet] != "" && d.Attributes[attrDevice] == device {
+		return d.Attributes[attrFleet], nil
+	}
+	return "", fmt.Errorf("device %s: no local state, and no thing %s naming its fleet: pass --fleet", device, device)
 }
 
 // verifyInputs finds the device's files: in the local state, else in S3.
