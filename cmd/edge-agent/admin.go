@@ -411,7 +411,7 @@ account's. Exit 1 when the device cannot get credentials; the error names
 what is missing and the provision --recheck that repairs it.`,
 		Example: `  edge-agent admin device verify --fleet line-1 --device cam-0001 --json
   edge-agent admin device verify --device cam-0001`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			a, err := f.admin(cmd.Context())
 			if err != nil {
