@@ -238,11 +238,18 @@ run the same command again to resume. Progress goes to stderr.`,
 	fs.IntVar(&o.Concurrency, "concurrency", 8, "devices in flight at once")
 	fs.IntVar(&o.RegisterBatch, "register-batch", 10, "devices per SageMaker RegisterDevices call")
 	fs.BoolVar(&o.Recheck, "recheck", false, "verify finished devices with read calls instead of trusting the state")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print each device's remaining steps from the local state, call nothing")
 	return cmd
 }
 
 func bulkText(r admin.BulkResult) string {
 	var b strings.Builder
+	if len(r.Plan) > 0 {
+		for _, p := range r.Plan {
+			fmt.Fprintln(&b, "plan:", p)
+		}
+		return b.String()
+	}
 	fmt.Fprintf(&b, "fleet %s: %d devices: %d provisioned, %d already done, %d failed, in %s\n",
 		r.Fleet, r.Total, r.Provisioned, r.AlreadyDone, len(r.Failed), r.Elapsed.Round(1e6))
 	for _, d := range r.Failed {
@@ -290,7 +297,8 @@ func newFleetDeleteCmd() *cobra.Command {
 the SageMaker device fleet, the role alias and, when admin created it, the IAM
 role. It is idempotent: a fleet that does not exist (deleted before, or a
 typo) is reported as "fleet F not found (nothing to remove)", exit status 0.`,
-		Example: `  edge-agent admin fleet delete --fleet line-1
+		Example: `  edge-agent admin fleet delete --fleet line-1 --dry-run
+  edge-agent admin fleet delete --fleet line-1
   edge-agent admin fleet delete --fleet line-1 --keep-role`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -304,10 +312,14 @@ typo) is reported as "fleet F not found (nothing to remove)", exit status 0.`,
 	requiredFlag(cmd, &o.Fleet, "fleet", "fleet name")
 	fs.BoolVar(&o.KeepRole, "keep-role", false, "keep the IAM role even if admin created it")
 	fs.IntVar(&o.Concurrency, "concurrency", 4, "devices deprovisioned at once")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be removed, with read calls only")
 	return cmd
 }
 
 func teardownText(r admin.TeardownResult) string {
+	if len(r.Plan) > 0 {
+		return "plan: " + strings.Join(r.Plan, "\nplan: ") + "\n"
+	}
 	switch {
 	case len(r.Actions) > 0:
 		return strings.Join(r.Actions, "\n") + "\n"
@@ -466,10 +478,11 @@ func newDeviceDeprovisionCmd() *cobra.Command {
 	var f adminFlags
 	var o admin.DeprovisionOptions
 	cmd := &cobra.Command{
-		Use:     "deprovision",
-		Short:   "Remove a device: attachments, certificates, thing, registration, S3 files and local state",
-		Example: `  edge-agent admin device deprovision --fleet line-1 --device cam-0001`,
-		Args:    cobra.NoArgs,
+		Use:   "deprovision",
+		Short: "Remove a device: attachments, certificates, thing, registration, S3 files and local state",
+		Example: `  edge-agent admin device deprovision --fleet line-1 --device cam-0001 --dry-run
+  edge-agent admin device deprovision --fleet line-1 --device cam-0001`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return runAdmin(cmd.Context(), cmd, &f, (*admin.Admin).DeprovisionDevice, o, teardownText, teardownDone)
 		},
@@ -480,5 +493,6 @@ func newDeviceDeprovisionCmd() *cobra.Command {
 	requiredFlag(cmd, &o.Device, "device", "device name")
 	fs.StringVar(&o.Thing, "thing", "", "IoT thing name (default: as recorded, else the device name)")
 	fs.StringVar(&o.Bucket, "bucket", "", "bucket of the device's files (default: as recorded)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "print what would be removed, with read calls only")
 	return cmd
 }

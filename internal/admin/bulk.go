@@ -97,6 +97,9 @@ type BulkOptions struct {
 	Recheck bool
 	// Progress receives progress; nil means none.
 	Progress Progress
+	// DryRun lists each device's remaining steps in Plan, from the local
+	// state, and calls nothing.
+	DryRun bool
 }
 
 // DeviceFailure is one device that did not finish.
@@ -114,7 +117,9 @@ type BulkResult struct {
 	AlreadyDone int             `json:"already_done"`
 	Failed      []DeviceFailure `json:"failed,omitempty"`
 	Interrupted bool            `json:"interrupted,omitempty"`
-	Elapsed     time.Duration   `json:"elapsed_ns"`
+	// Plan is a dry run's list of devices and their remaining steps.
+	Plan    []string      `json:"plan,omitempty"`
+	Elapsed time.Duration `json:"elapsed_ns"`
 }
 
 // bulkDevice is one device in flight.
@@ -134,6 +139,9 @@ func (a *Admin) ProvisionFleet(ctx context.Context, o BulkOptions) (res BulkResu
 	start := time.Now()
 	res = BulkResult{Fleet: o.Fleet, Total: len(o.Manifest)}
 	o.setDefaults()
+	if o.DryRun {
+		return res, a.planFleet(o, &res)
+	}
 	fleet, err := a.LookupFleet(ctx, o.Fleet)
 	if err != nil {
 		return res, err
@@ -181,6 +189,35 @@ func (o *BulkOptions) setDefaults() {
 	if o.Progress == nil {
 		o.Progress = nopProgress{}
 	}
+}
+
+// planFleet lists each device of the manifest with the steps its local
+// state does not record as done.
+func (a *Admin) planFleet(o BulkOptions, res *BulkResult) error {
+	for _, e := range o.Manifest {
+		st, err := a.state.loadDevice(o.Fleet, e.Device)
+		if err != nil {
+			return err
+		}
+		if st.complete() && !o.Recheck {
+			res.AlreadyDone++
+			res.Plan = append(res.Plan, e.Device+": done (local state)")
+			continue
+		}
+		var todo []string
+		for _, step := range allSteps {
+			if !st.done(step) || o.Recheck {
+				todo = append(todo, step)
+			}
+		}
+		line := e.Device + ": to do: " + strings.Join(todo, ", ")
+		if st.Request != nil && st.CertificateID == "" {
+			line += " (the certificate an interrupted run requested at " + st.Request.At.Format(time.RFC3339) +
+				" is looked for first)"
+		}
+		res.Plan = append(res.Plan, line)
+	}
+	return nil
 }
 
 // loadPending reads each device's state; finished devices are counted and

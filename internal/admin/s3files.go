@@ -176,6 +176,12 @@ func (a *Admin) getObject(ctx context.Context, bucket, key string) ([]byte, erro
 
 // deletePrefix deletes every object under prefix; it reports how many.
 func (a *Admin) deletePrefix(ctx context.Context, bucket, prefix string) (int, error) {
+	return a.walkPrefix(ctx, bucket, prefix, true)
+}
+
+// walkPrefix counts the objects under prefix, deleting them when del is
+// set.
+func (a *Admin) walkPrefix(ctx context.Context, bucket, prefix string, del bool) (int, error) {
 	n := 0
 	pg := s3.NewListObjectsV2Paginator(a.s3, &s3.ListObjectsV2Input{Bucket: aws.String(bucket), Prefix: aws.String(prefix)})
 	for pg.HasMorePages() {
@@ -187,6 +193,10 @@ func (a *Admin) deletePrefix(ctx context.Context, bucket, prefix string) (int, e
 			return n, fmt.Errorf("list s3://%s/%s: %w", bucket, prefix, err)
 		}
 		for _, obj := range page.Contents {
+			if !del {
+				n++
+				continue
+			}
 			if _, err := a.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(bucket), Key: obj.Key}); err != nil {
 				return n, fmt.Errorf("delete s3://%s/%s: %w", bucket, aws.ToString(obj.Key), err)
 			}

@@ -73,8 +73,10 @@ func (s *deviceState) complete() bool { return s.Done[stepUpload] }
 type stateStore struct{ dir string }
 
 func (st *stateStore) deviceDir(fleet, device string) string {
-	return filepath.Join(st.dir, fleet, "devices", device)
+	return filepath.Join(st.fleetDir(fleet), "devices", device)
 }
+
+func (st *stateStore) fleetDir(fleet string) string { return filepath.Join(st.dir, fleet) }
 
 // loadDevice returns the device's state, or a fresh one.
 func (st *stateStore) loadDevice(fleet, device string) (*deviceState, error) {

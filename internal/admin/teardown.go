@@ -23,6 +23,8 @@ type DeprovisionOptions struct {
 	// Thing and Bucket default to what the local state or the thing's
 	// attributes record, then to the device name and the fleet's bucket.
 	Thing, Bucket string
+	// DryRun lists what would be removed in Plan, with read calls only.
+	DryRun bool
 }
 
 // TeardownResult lists what a deprovision or fleet delete removed.
@@ -30,6 +32,8 @@ type TeardownResult struct {
 	Fleet   string   `json:"fleet"`
 	Device  string   `json:"device,omitempty"`
 	Actions []string `json:"actions"`
+	// Plan is what a dry run would remove.
+	Plan []string `json:"plan,omitempty"`
 	// FleetNotFound reports that the fleet's role alias does not exist
 	// (deleted before, or a typo); leftovers of its devices are still
 	// removed.
@@ -69,14 +73,19 @@ func (a *Admin) deprovision(ctx context.Context, fleet Fleet, o DeprovisionOptio
 		return res, err
 	}
 	thing, bucket := firstOf(o.Thing, st.Thing, o.Device), firstOf(o.Bucket, st.Bucket)
-	if d, err := a.iot.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)}); err == nil {
+	d, err := a.iot.DescribeThing(ctx, &iot.DescribeThingInput{ThingName: aws.String(thing)})
+	if err == nil {
 		bucket = firstOf(bucket, d.Attributes[attrBucket])
 	}
+	thingFound := err == nil
 	bucket = firstOf(bucket, fleet.Bucket())
 
 	certs, err := a.deviceCertificates(ctx, thing, st)
 	if err != nil {
 		return res, err
+	}
+	if o.DryRun {
+		return res, a.planDeprovision(ctx, fleet, o.Device, teardownTargets{thing, thingFound, bucket, certs}, &res)
 	}
 	for _, arn := range certs {
 		if err := a.removeCertificate(ctx, thing, arn, &res); err != nil {
@@ -232,6 +241,8 @@ type FleetDeleteOptions struct {
 	KeepRole bool
 	// Concurrency bounds the devices deprovisioned at once (default 4).
 	Concurrency int
+	// DryRun lists what would be removed in Plan, with read calls only.
+	DryRun bool
 }
 
 // DeleteFleet deprovisions every device of the fleet (found in the local
@@ -255,6 +266,9 @@ func (a *Admin) DeleteFleet(ctx context.Context, o FleetDeleteOptions) (Teardown
 	devices, err := a.fleetDevices(ctx, fleet)
 	if err != nil {
 		return res, err
+	}
+	if o.DryRun {
+		return res, a.planFleetDelete(ctx, fleet, o, devices, &res)
 	}
 	if err := a.deprovisionAll(ctx, fleet, devices, max(o.Concurrency, 1), &res); err != nil {
 		return res, err
