@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/edge-agent/edge-agent/internal/credprovider"
@@ -13,18 +12,10 @@ import (
 // reads.
 type source struct{ a *Agent }
 
-// Get returns the cache's credentials, passing its reason on when it has
-// none, so that the 503 a client sees says why.
+// Get returns the cache's credentials. When it has none, its error carries
+// the reason the local server answers its 503 with.
 func (s source) Get(ctx context.Context) (credserver.Credentials, error) {
-	c, err := s.a.cache.Get(ctx)
-	if err != nil {
-		var ue *credprovider.UnavailableError
-		if errors.As(err, &ue) {
-			return credserver.Credentials{}, credserver.NewUnavailableError(ue.Error(), err)
-		}
-		return credserver.Credentials{}, err
-	}
-	return credserver.Credentials(c), nil
+	return s.a.cache.Get(ctx)
 }
 
 // Status returns the cache's status, which holds no secret, with the

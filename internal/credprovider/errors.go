@@ -112,4 +112,8 @@ func (e *UnavailableError) Error() string {
 }
 
 // Unwrap returns the last failure.
+// Unavailable returns the reason, safe to show a local client; the local
+// server answers its 503 with it.
+func (e *UnavailableError) Unavailable() string { return e.Error() }
+
 func (e *UnavailableError) Unwrap() error { return e.Err }

@@ -28,24 +28,6 @@ type apiError struct {
 	Message string `json:"message"`
 }
 
-// containerCreds is the container-credentials format read by the SDKs from
-// AWS_CONTAINER_CREDENTIALS_FULL_URI.
-type containerCreds struct {
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	Token           string `json:"Token"`
-	Expiration      string `json:"Expiration"`
-}
-
-// processCreds is the credential_process format.
-type processCreds struct {
-	Version         int    `json:"Version"`
-	AccessKeyID     string `json:"AccessKeyId"`
-	SecretAccessKey string `json:"SecretAccessKey"`
-	SessionToken    string `json:"SessionToken"`
-	Expiration      string `json:"Expiration"`
-}
-
 // api returns the router shared by the unix and TCP listeners. Callers wrap
 // it with their authentication check.
 func (s *Server) api(log *zap.Logger) http.Handler {
@@ -119,7 +101,7 @@ func (s *Server) validCredentials(log *zap.Logger, w http.ResponseWriter, r *htt
 		return Credentials{}, false
 	}
 
-	if !c.Valid(s.now()) {
+	if !c.Valid(s.now(), 0) {
 		log.Warn("source returned expired or incomplete credentials; refusing to serve them",
 			zap.String("access_key_id", c.AccessKeyID), zap.Time("expiration", c.Expiration))
 		writeError(w, http.StatusServiceUnavailable, CodeCredentialsUnavailable,
@@ -144,12 +126,17 @@ func (s *Server) serveCredentials(log *zap.Logger, w http.ResponseWriter, r *htt
 
 	log.Debug("served credentials", zap.String("access_key_id", c.AccessKeyID),
 		zap.Time("expiration", c.Expiration), zap.String("format", format))
-	exp := rfc3339(c.Expiration)
+	encode := c.ContainerJSON
 	if format == "process" {
-		writeJSON(w, http.StatusOK, processCreds{1, c.AccessKeyID, c.SecretAccessKey, c.SessionToken, exp})
+		encode = c.ProcessJSON
+	}
+	body, err := encode()
+	if err != nil {
+		log.Error("encode credentials", zap.Error(err))
+		writeError(w, http.StatusInternalServerError, CodeInternal, "the credentials cannot be encoded; see the agent's log")
 		return
 	}
-	writeJSON(w, http.StatusOK, containerCreds{c.AccessKeyID, c.SecretAccessKey, c.SessionToken, exp})
+	writeBody(w, http.StatusOK, "application/json", body)
 }
 
 func (s *Server) serveStatus(log *zap.Logger, w http.ResponseWriter, r *http.Request) {

@@ -18,7 +18,11 @@ func TestFetch(t *testing.T) {
 	if err != nil {
 		t.Fatalf("FetchCredentials() = %v", err)
 	}
-	var pc processCreds
+	var pc struct {
+		Version      int
+		AccessKeyID  string `json:"AccessKeyId"`
+		SessionToken string
+	}
 	if err := json.Unmarshal(body, &pc); err != nil || pc.Version != 1 || pc.SessionToken != testSess {
 		t.Errorf("FetchCredentials(process) = %+v (%v), want Version 1 with the session token", pc.AccessKeyID, err)
 	}

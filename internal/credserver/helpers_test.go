@@ -39,7 +39,7 @@ type fakeSource struct {
 }
 
 func goodCreds() Credentials {
-	return Credentials{testKeyID, testSecret, testSess, t0.Add(time.Hour)}
+	return Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret, SessionToken: testSess, Expiration: t0.Add(time.Hour)}
 }
 
 func (f *fakeSource) set(c Credentials, err error) {

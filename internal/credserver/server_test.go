@@ -317,7 +317,7 @@ func TestNoSecretInLogs(t *testing.T) {
 			do(t, http.DefaultClient, newRequest(t, "GET", base+p, nil, map[string]string{"Authorization": tok}))
 		}
 	}
-	h.src.set(Credentials{testKeyID, testSecret, testSess, t0.Add(-time.Minute)}, nil)
+	h.src.set(Credentials{AccessKeyID: testKeyID, SecretAccessKey: testSecret, SessionToken: testSess, Expiration: t0.Add(-time.Minute)}, nil)
 	do(t, http.DefaultClient, newRequest(t, "GET", base+"/v1/credentials", nil, map[string]string{"Authorization": testToken}))
 	h.src.set(goodCreds(), nil)
 	tok := do(t, http.DefaultClient, newRequest(t, "PUT", imds+imdsTokenPath, nil, map[string]string{imdsTTLHeader: "60"})).body

@@ -38,58 +38,23 @@
 // (SCM_RIGHTS) keeps the credentials of the process that connected, as with
 // any SO_PEERCRED check.
 //
-// The package depends on no credential cache. It reads credentials through
-// the small [Source] interface, so that the cache (internal/credprovider) can
-// be plugged in with a short adapter and tests can use a fake. (credprovider
-// did not exist when this package was written.) The adapter:
-//
-//	type cacheSource struct{ c *credprovider.Cache }
-//
-//	func (s cacheSource) Get(ctx context.Context) (credserver.Credentials, error) {
-//		c, err := s.c.Get(ctx)
-//		var ue *credprovider.UnavailableError
-//		if errors.As(err, &ue) {
-//			return credserver.Credentials{}, credserver.NewUnavailableError(ue.Reason, err)
-//		}
-//		return credserver.Credentials(c), err
-//	}
-//
-//	func (s cacheSource) Status() any { return s.c.Status() }
-//
-// The conversion credserver.Credentials(c) compiles while both structs have
-// the same fields in the same order.
+// The server reads credentials through the small [Source] interface, which
+// *credprovider.Cache's Get satisfies (its UnavailableError carries the reason
+// a 503 shows), so that tests can use a fake. It shares the cache's
+// [Credentials] type and wire formats rather than keeping copies.
 package credserver
 
 import (
 	"context"
 	"errors"
-	"time"
+
+	"github.com/edge-agent/edge-agent/internal/credprovider"
 )
 
-// Credentials is a set of temporary AWS credentials as the server hands them
-// out. It mirrors credprovider.Credentials field for field.
-type Credentials struct {
-	AccessKeyID     string
-	SecretAccessKey string
-	SessionToken    string
-	Expiration      time.Time
-}
-
-// String returns the key ID and expiry only, so that a stray %v never prints
-// a secret.
-func (c Credentials) String() string {
-	return "credentials{access_key_id=" + c.AccessKeyID +
-		" expiration=" + c.Expiration.UTC().Format(time.RFC3339) + " secret=REDACTED}"
-}
-
-// GoString redacts secrets for %#v as well.
-func (c Credentials) GoString() string { return c.String() }
-
-// Valid reports whether c has both keys and expires after now. The server
-// checks it on every response, whatever the [Source] promised.
-func (c Credentials) Valid(now time.Time) bool {
-	return c.AccessKeyID != "" && c.SecretAccessKey != "" && c.Expiration.After(now)
-}
+// Credentials are the temporary AWS credentials the server hands out: the
+// cache's own type, whose default renderings redact the secrets and whose
+// ContainerJSON and ProcessJSON write the two wire formats.
+type Credentials = credprovider.Credentials
 
 // Source is what the server needs from the credentials cache.
 //
