@@ -56,19 +56,7 @@ func isAlnum(c byte) bool {
 }
 
 // ValidateThingName checks an IoT thing or thing type name.
-func ValidateThingName(kind, name string) error {
-	const rule = "must be 1 to 128 letters, digits, ':', '_' and '-' (IoT pattern [a-zA-Z0-9:_-]+)"
-	if name == "" || len(name) > 128 {
-		return &NameError{Kind: kind, Name: name, Rule: rule, Pos: -1}
-	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
-		if !isAlnum(c) && !strings.ContainsRune(":_-", rune(c)) {
-			return &NameError{Kind: kind, Name: name, Rule: rule, Pos: i}
-		}
-	}
-	return nil
-}
+func ValidateThingName(kind, name string) error { return awsname.ValidateThingName(kind, name) }
 
 // ValidateBucketName checks an S3 general purpose bucket name.
 func ValidateBucketName(name string) error { return awsname.ValidateBucketName(name) }

@@ -115,3 +115,37 @@ func ValidateARNPartition(kind, arn, region string) error {
 	}
 	return nil
 }
+
+// ThingRule is the rule of IoT thing and thing type names.
+const ThingRule = "must be 1 to 128 letters, digits, ':', '_' and '-' (IoT pattern [a-zA-Z0-9:_-]+)"
+
+// ValidateThingName checks an IoT thing or thing type name; kind names it
+// in the error ("thing name", "thing type").
+func ValidateThingName(kind, name string) error {
+	return checkChars(kind, name, ThingRule, 128, ":_-")
+}
+
+// RoleAliasRule is the rule of IoT role alias names.
+const RoleAliasRule = "must be 1 to 128 letters, digits and _=,@- (IoT pattern [\\w=,@-]+)"
+
+// ValidateRoleAlias checks an IoT role alias name.
+func ValidateRoleAlias(name string) error {
+	return checkChars("role alias", name, RoleAliasRule, 128, "_=,@-")
+}
+
+// checkChars checks that name is 1 to max characters long and made of ASCII
+// letters, digits and the characters in extra, naming the first one that is
+// not.
+func checkChars(kind, name, rule string, max int, extra string) error {
+	if name == "" || len(name) > max {
+		return &NameError{Kind: kind, Name: name, Rule: rule, Pos: -1}
+	}
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		alnum := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9'
+		if !alnum && !strings.ContainsRune(extra, rune(c)) {
+			return &NameError{Kind: kind, Name: name, Rule: rule, Pos: i}
+		}
+	}
+	return nil
+}

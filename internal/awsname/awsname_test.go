@@ -56,3 +56,29 @@ func TestNamesAreCheckedWithTheRule(t *testing.T) {
 		})
 	}
 }
+
+func TestThingAndRoleAliasNames(t *testing.T) {
+	tests := []struct {
+		name, value string
+		check       func(string) error
+		want        string // "" means valid
+	}{
+		{"thing ok", "sensor:0042_a-b", func(s string) error { return ValidateThingName("thing name", s) }, ""},
+		{"thing space", "a b", func(s string) error { return ValidateThingName("thing name", s) }, "position 2"},
+		{"thing too long", strings.Repeat("a", 129), func(s string) error { return ValidateThingName("thing name", s) }, "1 to 128"},
+		{"alias ok", "SageMakerEdge-fleet_a=1,@x", ValidateRoleAlias, ""},
+		{"alias slash", "a/b", ValidateRoleAlias, "character '/' at position 2"},
+		{"alias empty", "", ValidateRoleAlias, "1 to 128"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.check(tt.value)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Errorf("got %v, want valid", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+				t.Errorf("got %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+}

@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+
+	"github.com/edge-agent/edge-agent/internal/awsname"
 )
 
 // FieldError says which key broke which rule.
@@ -73,9 +75,6 @@ func (e *ValidationError) Unwrap() []error {
 }
 
 var (
-	thingRE    = regexp.MustCompile(`^[a-zA-Z0-9:_-]{1,128}$`)
-	aliasRE    = regexp.MustCompile(`^[\w=,@-]{1,128}$`)
-	regionRE   = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
 	endpointRE = regexp.MustCompile(`^[a-z0-9-]+\.credentials\.iot\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$`)
 	dataRE     = regexp.MustCompile(`(-ats)?\.iot\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 	hostRE     = regexp.MustCompile(`^[a-zA-Z0-9]([a-zA-Z0-9.-]{0,251}[a-zA-Z0-9])?$`)
@@ -122,20 +121,26 @@ func (c Config) checkIdentity(v *validator, full bool) {
 	switch {
 	case c.ThingName == "" && full:
 		v.missing("thing_name", "is required (the IoT thing name of this device)")
-	case c.ThingName != "" && !thingRE.MatchString(c.ThingName):
-		v.add("thing_name", "must be 1 to 128 characters of a-z, A-Z, 0-9, ':', '_' and '-'; got %q", c.ThingName)
+	case c.ThingName != "":
+		if err := awsname.ValidateThingName("thing name", c.ThingName); err != nil {
+			v.add("thing_name", "%v", err)
+		}
 	}
 	switch {
 	case c.RoleAlias == "" && full:
 		v.missing("role_alias", "is required (the IoT role alias that grants this device's AWS role)")
-	case c.RoleAlias != "" && !aliasRE.MatchString(c.RoleAlias):
-		v.add("role_alias", "must be 1 to 128 characters of letters, digits and _=,@-; got %q", c.RoleAlias)
+	case c.RoleAlias != "":
+		if err := awsname.ValidateRoleAlias(c.RoleAlias); err != nil {
+			v.add("role_alias", "%v", err)
+		}
 	}
 	switch {
 	case c.Region == "" && full:
 		v.missing("region", "is required (the AWS region of the credentials endpoint, e.g. eu-west-1)")
-	case c.Region != "" && !regionRE.MatchString(c.Region):
-		v.add("region", "must be an AWS region such as eu-west-1 or us-gov-west-1; got %q", c.Region)
+	case c.Region != "":
+		if err := awsname.ValidateRegion(c.Region); err != nil {
+			v.add("region", "%v", err)
+		}
 	}
 }
 
