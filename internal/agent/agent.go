@@ -98,7 +98,7 @@ func New(o Options) (*Agent, error) {
 		a.grace = DefaultReadyGrace
 	}
 	if a.clock == nil {
-		a.clock = systemClock{}
+		a.clock = credprovider.SystemClock
 	}
 
 	a.cache = a.newCache(o)

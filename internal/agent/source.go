@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"time"
 
 	"github.com/edge-agent/edge-agent/internal/credprovider"
 	"github.com/edge-agent/edge-agent/internal/credserver"
@@ -22,11 +21,6 @@ func (s source) Get(ctx context.Context) (credserver.Credentials, error) {
 // certificate in use and the last refused reload.
 func (s source) Status() any { return s.a.Status() }
 
-// systemClock is the wall clock.
-type systemClock struct{}
-
-func (systemClock) Now() time.Time                         { return time.Now() }
-func (systemClock) After(d time.Duration) <-chan time.Time { return time.After(d) }
 
 // Status is the body of GET /v1/status: the cache's status, plus the error
 // of the last reload when it was refused (the agent then runs on its previous

@@ -12,7 +12,9 @@ type Clock interface {
 	After(d time.Duration) <-chan time.Time
 }
 
-// systemClock is the real clock.
+// SystemClock is the real clock, the default of [CacheOptions].
+var SystemClock Clock = systemClock{}
+
 type systemClock struct{}
 
 func (systemClock) Now() time.Time                         { return time.Now() }
