@@ -21,7 +21,6 @@ func (s source) Get(ctx context.Context) (credserver.Credentials, error) {
 // certificate in use and the last refused reload.
 func (s source) Status() any { return s.a.Status() }
 
-
 // Status is the body of GET /v1/status: the cache's status, plus the error
 // of the last reload when it was refused (the agent then runs on its previous
 // configuration, which the next restart would not).
