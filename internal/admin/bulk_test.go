@@ -150,11 +150,12 @@ func checkRate(t *testing.T, cp *sandbox.ControlPlane, service string, limit flo
 	t.Helper()
 	// The limiter lets at most limit calls plus its burst start in any one
 	// second. The sandbox counts arrivals by calendar second, and a loaded
-	// machine delays arrivals unevenly, so a second may also see a call or two
-	// that started in the one before: allow one call and 2% of the rate for
-	// that. The stricter check is the next one: the sandbox, throttling at the
-	// same rate, refused none.
-	if peak, max := cp.Stats().Peak(service), int(limit*1.02)+burst+1; peak > max {
+	// machine delays arrivals unevenly, so a second may also hold calls that
+	// started in the one before: allow the jitter the sandbox's own throttle
+	// absorbs (a tenth of a second's calls, plus 3, as set above). The
+	// stricter check is the next one: that throttle, at the same rate,
+	// refused none.
+	if peak, max := cp.Stats().Peak(service), int(limit)+burst+int(limit/10)+3; peak > max {
 		t.Errorf("%s: peak %d calls in one second, want at most %d (%v)", service, peak, max, cp.Stats().PerSecond(service))
 	}
 	if got := cp.Stats().Throttled(service); got != 0 {
